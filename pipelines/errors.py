@@ -1,0 +1,78 @@
+"""One small tree of errors that the CLI turns into a one-line message and a non-zero exit.
+
+Errors a user can fix (bad input, bad configuration) say what was wrong, where (file, row,
+column) and what was expected. Errors a retry may fix are marked ``retryable``.
+"""
+
+from __future__ import annotations
+
+
+class FinopsError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    retryable = False
+
+
+class InputError(FinopsError):
+    """A source file that cannot be read as a CUR export.
+
+    Args:
+        path: the file at fault, as the user named it (local path or s3:// URL).
+        problem: what was wrong, in words.
+        row: 1-based data row (the header is not counted), when one row is at fault.
+        column: the column at fault, as the source names it.
+        expected: what would have been valid.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        problem: str,
+        *,
+        row: int | None = None,
+        column: str | None = None,
+        expected: str | None = None,
+    ) -> None:
+        self.path = path
+        self.problem = problem
+        self.row = row
+        self.column = column
+        self.expected = expected
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        where = [self.path]
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column is not None:
+            where.append(f"column {self.column!r}")
+        message = f"{': '.join([', '.join(where), self.problem])}"
+        if self.expected:
+            message += f" (expected {self.expected})"
+        return message
+
+
+class ConfigError(FinopsError):
+    """A configuration file or option that cannot be used."""
+
+
+class WarehouseError(FinopsError):
+    """The warehouse folder is missing, unreadable or not a finops warehouse."""
+
+
+class ModelError(FinopsError):
+    """A SQL model that fails to build; names the model file."""
+
+    def __init__(self, model_path: str, problem: str) -> None:
+        self.model_path = model_path
+        self.problem = problem
+        super().__init__(f"{model_path}: {problem}")
+
+
+class IngestFailed(FinopsError):
+    """One or more source files were bad; nothing was committed to the warehouse."""
+
+    def __init__(self, failures: list[FinopsError]) -> None:
+        self.failures = failures
+        lines = [str(failure) for failure in failures]
+        super().__init__("\n".join(lines))
