@@ -40,14 +40,16 @@ pricing_public_on_demand_cost
 reservation_amortized_upfront_cost_for_usage reservation_amortized_upfront_fee_for_billing_period
 reservation_effective_cost reservation_net_amortized_upfront_cost_for_usage
 reservation_net_amortized_upfront_fee_for_billing_period reservation_net_effective_cost
-reservation_net_recurring_fee_for_usage reservation_net_unused_amortized_upfront_fee_for_billing_period
+reservation_net_recurring_fee_for_usage
+reservation_net_unused_amortized_upfront_fee_for_billing_period
 reservation_net_unused_recurring_fee reservation_net_upfront_value
 reservation_recurring_fee_for_usage reservation_unused_amortized_upfront_fee_for_billing_period
 reservation_unused_normalized_unit_quantity reservation_unused_quantity
 reservation_unused_recurring_fee reservation_upfront_value
 savings_plan_amortized_upfront_commitment_for_billing_period
 savings_plan_net_amortized_upfront_commitment_for_billing_period
-savings_plan_net_recurring_commitment_for_billing_period savings_plan_net_savings_plan_effective_cost
+savings_plan_net_recurring_commitment_for_billing_period
+savings_plan_net_savings_plan_effective_cost
 savings_plan_recurring_commitment_for_billing_period savings_plan_savings_plan_effective_cost
 savings_plan_savings_plan_rate savings_plan_total_commitment_to_date savings_plan_used_commitment
 split_line_item_actual_usage split_line_item_net_split_cost split_line_item_net_unused_cost
@@ -150,13 +152,13 @@ def contract_name(source_column: str) -> tuple[str, str | None]:
     else:
         for _category, prefix, map_column in MAP_PREFIXES:
             if name.startswith(prefix):
-                return map_column, name[len(prefix):]
+                return map_column, name[len(prefix) :]
         name = name.lower()
 
     if name in FIXED_COLUMNS:
         return name, None
     if name.startswith("product_"):
-        return "product", name[len("product_"):]
+        return "product", name[len("product_") :]
     if name.startswith("discount_"):
-        return "discount", name[len("discount_"):]
+        return "discount", name[len("discount_") :]
     return name, None

@@ -1,0 +1,267 @@
+"""The ``finops`` command: a thin face over the stages (ingest, build, summary).
+
+Errors the user can fix end with one line on stderr naming the file, row and column, and
+exit code 1; usage errors exit 2. Progress bars and tables go to the terminal; log lines
+(warnings about the data) go to stderr.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from pipelines.errors import FinopsError, IngestFailed
+from pipelines.ingest import IngestResult, ingest
+from pipelines.summary import Section, summarize
+
+app = typer.Typer(
+    name="finops",
+    help="FinOps and sustainability analytics over AWS Cost and Usage Report (CUR) data.\n\n"
+    "Typical use: `finops run SOURCE` ingests a CUR export into a local warehouse, builds "
+    "the SQL models on DuckDB and prints a summary.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+WarehouseOption = Annotated[
+    Path,
+    typer.Option(
+        "--warehouse",
+        "-w",
+        envvar="FINOPS_WAREHOUSE",
+        help="Warehouse folder (created when missing): line_items/, _runs/, finops.duckdb.",
+    ),
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        envvar="FINOPS_CONFIG",
+        help="finops.toml with tag aliases; default: ./finops.toml when present, else built-in.",
+    ),
+]
+SourceArgument = Annotated[
+    str,
+    typer.Argument(
+        help="A folder holding a CUR export (legacy CSV with manifests, or Athena-layout "
+        "Parquet year=YYYY/month=MM), or a single CUR file (.csv, .csv.gz, .csv.zip, .parquet).",
+        show_default=False,
+    ),
+]
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="Re-ingest billing periods whose source has not changed.")
+]
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more detail.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@app.command("ingest")
+def ingest_command(
+    source: SourceArgument,
+    warehouse: WarehouseOption = Path("warehouse"),
+    force: ForceOption = False,
+) -> None:
+    """Ingest a CUR export into the warehouse's line_items dataset.
+
+    Each billing period is replaced whole and atomically; a re-run with an unchanged source
+    does nothing. A bad file stops the commit of the whole run: the warehouse stays as it was.
+    """
+    with _failures_exit():
+        result = _ingest_with_progress(source, warehouse, force)
+        _print_ingest(result)
+
+
+@app.command("build")
+def build_command(
+    warehouse: WarehouseOption = Path("warehouse"),
+    config: ConfigOption = None,
+) -> None:
+    """Build the SQL models of queries/ on DuckDB and write finops.duckdb for analysts."""
+    with _failures_exit():
+        _build(warehouse, config)
+
+
+@app.command("summary")
+def summary_command(warehouse: WarehouseOption = Path("warehouse")) -> None:
+    """Print spend by month, top services, showback by team and tag coverage."""
+    with _failures_exit():
+        _print_summary(summarize(warehouse))
+
+
+@app.command("run")
+def run_command(
+    source: SourceArgument,
+    warehouse: WarehouseOption = Path("warehouse"),
+    config: ConfigOption = None,
+    force: ForceOption = False,
+) -> None:
+    """The main job: ingest SOURCE, build the models, print the summary."""
+    with _failures_exit():
+        result = _ingest_with_progress(source, warehouse, force)
+        _print_ingest(result)
+        _build(warehouse, config)
+        _print_summary(summarize(warehouse))
+
+
+@app.command("sample")
+def sample_command(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the export into.")],
+    rows: Annotated[int, typer.Option(help="Line items in all, across the months.")] = 20_000,
+    months: Annotated[int, typer.Option(help="Billing periods to generate.")] = 3,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 7,
+    start: Annotated[str, typer.Option(help="First billing period, YYYY-MM.")] = "2026-08",
+) -> None:
+    """Generate a realistic legacy CUR export (CSV, gzip, with manifests) to try things on."""
+    from sample_data.generate import generate
+
+    with _failures_exit():
+        truth = generate(out_dir, rows=rows, months=months, seed=seed, start=start)
+        console.print(
+            f"Wrote {sum(p['rows'] for p in truth.periods.values()):,} line items in "
+            f"{len(truth.periods)} billing periods to {out_dir}"
+        )
+
+
+class _failures_exit:
+    """Turn our errors into a one-line message and exit 1; anything else is a bug."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type | None, error: BaseException | None, _tb: object) -> bool:
+        if isinstance(error, IngestFailed):
+            count = len(error.failures)
+            errors.print(
+                f"[red]error:[/] ingest failed ({count} bad file{'s' * (count > 1)}); "
+                "nothing was committed",
+                highlight=False,
+            )
+            for failure in error.failures:
+                errors.print(f"  {failure}", markup=False, highlight=False)
+            raise typer.Exit(1)
+        if isinstance(error, FinopsError):
+            errors.print(f"[red]error:[/] {error}", highlight=False)
+            raise typer.Exit(1)
+        return False
+
+
+def _ingest_with_progress(source: str, warehouse: Path, force: bool) -> IngestResult:
+    with Progress(
+        TextColumn("[bold]ingest[/]"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("", total=None)
+
+        def advance(path: Path, size: int, total: int) -> None:
+            bar.update(task, advance=size, total=total, description=path.name)
+
+        return ingest(source, warehouse, force=force, progress=advance)
+
+
+def _build(warehouse: Path, config: Path | None) -> None:
+    from pipelines.config import load_config
+    from pipelines.models import build
+
+    if config is None and Path("finops.toml").is_file():
+        config = Path("finops.toml")
+    result = build(warehouse, load_config(config))
+    console.print(
+        f"Built {len(result.models)} models into {Path(warehouse) / 'finops.duckdb'}",
+        highlight=False,
+    )
+    for failure in result.check_failures:
+        errors.print(f"[yellow]check:[/] {failure}", highlight=False)
+
+
+def _print_ingest(result: IngestResult) -> None:
+    table = Table(title="Ingest", title_justify="left")
+    for column in ("billing period", "outcome", "files", "rows", "unblended cost", "note"):
+        table.add_column(column, justify="right" if column in ("files", "rows") else "left")
+    for record in result.records:
+        note = record.message
+        if len(record.currencies) > 1:
+            note = f"mixed currencies: {', '.join(record.currencies)}"
+        table.add_row(
+            record.billing_period or "-",
+            record.outcome,
+            str(len(record.files)),
+            f"{record.rows_out:,}",
+            _money(record.unblended_cost, record.currencies),
+            note,
+        )
+    console.print(table)
+
+
+def _print_summary(sections: list[Section]) -> None:
+    titles = {
+        "spend_by_month": "Spend by month",
+        "top_services": "Top services (latest month, amortized)",
+        "showback_by_team": "Showback by team (latest month, amortized)",
+        "tag_coverage": "Tag coverage (share of amortized cost)",
+    }
+    for section in sections:
+        table = Table(title=titles.get(section.name, section.name), title_justify="left")
+        for column in section.columns:
+            numeric = section.rows and isinstance(section.rows[0][column], int | float)
+            table.add_column(column.replace("_", " "), justify="right" if numeric else "left")
+        for row in section.rows:
+            table.add_row(*(_cell(column, row[column]) for column in section.columns))
+        if not section.rows:
+            table.add_row(*(["-"] * len(section.columns)))
+        console.print(table)
+
+
+def _cell(column: str, value: object) -> str:
+    if value is None:
+        return "-"
+    if column in ("share", "coverage") and isinstance(value, float):
+        return f"{value:.1%}"
+    if column.endswith("cost") and isinstance(value, float):
+        return _money(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _money(value: float, currencies: list[str] | None = None) -> str:
+    symbol = "$" if not currencies or currencies == ["USD"] else f"{'/'.join(currencies)} "
+    return f"{symbol}{value:,.2f}"
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

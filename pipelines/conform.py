@@ -1,0 +1,242 @@
+"""Map a batch of source rows onto the warehouse contract (``pipelines.contract``).
+
+One place converts text to the contract's types, so one place can say which row and column
+held a value that is not what AWS writes there.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipelines.contract import (
+    LINE_ITEMS_SCHEMA,
+    MAP_COLUMNS,
+    REQUIRED_COLUMNS,
+    contract_name,
+)
+from pipelines.errors import InputError
+
+# Columns whose every row must hold a value: a line item without them cannot be costed or
+# placed in a billing period.
+NOT_NULL_COLUMNS = ("bill_billing_period_start_date", "line_item_unblended_cost")
+
+# Columns AWS writes that the contract leaves out on purpose: the Athena partition columns and
+# the legacy-only ``bill/BillingPeriod*`` duplicates are already carried by the partition.
+_IGNORED = frozenset({"year", "month", "billing_period"})
+
+
+@dataclass
+class ColumnPlan:
+    """How one file's columns become the contract's columns; built once per file."""
+
+    fixed: dict[str, str] = field(default_factory=dict)  # contract column -> source column
+    maps: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # map -> (key, source)
+    native_maps: dict[str, str] = field(default_factory=dict)  # map column given as a map
+    dropped: list[str] = field(default_factory=list)  # source columns outside the contract
+
+
+def plan_columns(path: str, source_names: list[str]) -> ColumnPlan:
+    """Decide, from the header alone, where each source column goes.
+
+    Raises:
+        InputError: the header is not a CUR header, or two columns claim one contract column.
+    """
+    plan = ColumnPlan()
+    for source in source_names:
+        column, key = contract_name(source)
+        if key is not None:
+            plan.maps.setdefault(column, []).append((key, source))
+        elif column in MAP_COLUMNS:
+            plan.native_maps[column] = source
+        elif column in LINE_ITEMS_SCHEMA.names:
+            if column in plan.fixed:
+                raise InputError(
+                    path,
+                    f"columns {plan.fixed[column]!r} and {source!r} both map to {column}",
+                    column=source,
+                    expected="each CUR column once",
+                )
+            plan.fixed[column] = source
+        elif column not in _IGNORED:
+            plan.dropped.append(source)
+
+    missing = [name for name in REQUIRED_COLUMNS if name not in plan.fixed]
+    if missing:
+        raise InputError(
+            path,
+            "not a CUR line-item file: missing " + ", ".join(missing),
+            expected="a Cost and Usage Report header (lineItem/UnblendedCost or "
+            "line_item_unblended_cost, ...)",
+        )
+    return plan
+
+
+def conform_batch(path: str, plan: ColumnPlan, batch: pa.RecordBatch, first_row: int) -> pa.Table:
+    """Return the batch as a table with exactly ``LINE_ITEMS_SCHEMA``."""
+    columns = []
+    for target in LINE_ITEMS_SCHEMA:
+        if target.name in MAP_COLUMNS:
+            columns.append(_map_column(path, plan, batch, target.name, first_row))
+        elif target.name in plan.fixed:
+            source = plan.fixed[target.name]
+            values = batch.column(source)
+            columns.append(_convert(path, source, values, target.type, first_row))
+        else:
+            columns.append(pa.nulls(batch.num_rows, target.type))
+    table = pa.Table.from_arrays(columns, schema=LINE_ITEMS_SCHEMA)
+
+    for name in NOT_NULL_COLUMNS:
+        nulls = table.column(name).is_null()
+        if pc.any(nulls).as_py():
+            row = first_row + int(pc.index(nulls, True).as_py())
+            raise InputError(
+                path, "empty value", row=row, column=plan.fixed[name], expected="a value"
+            )
+    return table
+
+
+def _convert(
+    path: str, source: str, values: pa.Array, target: pa.DataType, first_row: int
+) -> pa.Array:
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        values = _empty_as_null(values)
+    if values.type == target:
+        return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if target == pa.string():
+        return pc.cast(values, target)
+    if target in (pa.float64(),) and source_is_text(values):
+        return _parse_numbers(path, source, values, first_row)
+    if pa.types.is_timestamp(target):
+        return _parse_timestamps(path, source, values, target, first_row)
+    try:
+        return pc.cast(values, target)
+    except pa.ArrowException:
+        raise InputError(
+            path, f"column of type {values.type} cannot hold {target}", column=source
+        ) from None
+
+
+def source_is_text(values: pa.Array) -> bool:
+    return pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+
+
+def _empty_as_null(values: pa.Array) -> pa.Array:
+    # AWS writes a missing value as an empty string; the contract has NULL.
+    stripped = pc.utf8_trim_whitespace(values)
+    return pc.if_else(pc.equal(stripped, ""), pa.scalar(None, values.type), values)
+
+
+def _parse_numbers(path: str, source: str, values: pa.Array, first_row: int) -> pa.Array:
+    trimmed = pc.utf8_trim_whitespace(values)
+    try:
+        numbers = pc.cast(trimmed, pa.float64())
+    except pa.ArrowInvalid:
+        numbers = None
+    if numbers is not None:
+        finite = pc.is_finite(numbers)
+        if pc.all(pc.or_kleene(finite, pc.is_null(numbers))).as_py():
+            return numbers
+    raise _first_bad_number(path, source, trimmed, first_row)
+
+
+def _first_bad_number(path: str, source: str, values: pa.Array, first_row: int) -> InputError:
+    # Only on the error path: find the first cell that is not a finite number.
+    for offset, value in enumerate(values.to_pylist()):
+        if value is None:
+            continue
+        try:
+            ok = math.isfinite(float(value))
+        except ValueError:
+            ok = False
+        if not ok:
+            return InputError(
+                path,
+                f"{_quote(value)} is not a number",
+                row=first_row + offset,
+                column=source,
+                expected="a decimal number such as 0.0123 or 1.2E-7",
+            )
+    return InputError(path, "not a number", column=source, expected="a decimal number")
+
+
+def _parse_timestamps(
+    path: str, source: str, values: pa.Array, target: pa.DataType, first_row: int
+) -> pa.Array:
+    if pa.types.is_timestamp(values.type):
+        # A zone-aware source is UTC underneath; dropping the zone keeps the UTC wall clock.
+        return pc.cast(pc.cast(values, pa.timestamp(target.unit, tz=values.type.tz)), target)
+    if not source_is_text(values):
+        raise InputError(path, f"column of type {values.type} is not a timestamp", column=source)
+
+    # AWS writes 2026-08-01T00:00:00Z, 2026-08-01T00:00:00.000Z, and sometimes no zone at all;
+    # all of them are UTC.
+    text = pc.replace_substring_regex(
+        pc.utf8_trim_whitespace(values), pattern=r"(?:Z|[+-]00:?00)$", replacement=""
+    )
+    text = pc.replace_substring(text, pattern=" ", replacement="T", max_replacements=1)
+    try:
+        return pc.cast(text, target)
+    except pa.ArrowInvalid:
+        pass
+    for offset, value in enumerate(text.to_pylist()):
+        if value is None:
+            continue
+        try:
+            pc.cast(pa.array([value]), target)
+        except pa.ArrowInvalid:
+            return_value = values[offset].as_py()
+            raise InputError(
+                path,
+                f"{_quote(return_value)} is not a UTC timestamp",
+                row=first_row + offset,
+                column=source,
+                expected="a timestamp such as 2026-08-01T00:00:00Z",
+            ) from None
+    raise InputError(path, "not a timestamp", column=source)
+
+
+def _map_column(
+    path: str, plan: ColumnPlan, batch: pa.RecordBatch, name: str, first_row: int
+) -> pa.Array:
+    map_type = LINE_ITEMS_SCHEMA.field(name).type
+    if name in plan.native_maps:
+        values = batch.column(plan.native_maps[name])
+        try:
+            return pc.cast(values, map_type)
+        except pa.ArrowException:
+            raise InputError(
+                path,
+                f"map column of type {values.type}",
+                column=plan.native_maps[name],
+                expected="map<string, string>",
+            ) from None
+
+    sources = plan.maps.get(name, [])
+    rows = batch.num_rows
+    if not sources:
+        return pa.MapArray.from_arrays(
+            pa.array(np.zeros(rows + 1, dtype=np.int32)),
+            pa.array([], pa.string()),
+            pa.array([], pa.string()),
+        ).cast(map_type)
+
+    # One entry per non-empty cell, in row order then column order: the cells are laid out
+    # column after column, so cell (row, col) sits at col * rows + row.
+    cells = [_empty_as_null(pc.cast(batch.column(source), pa.string())) for _, source in sources]
+    present = np.column_stack([cell.is_valid().to_numpy(zero_copy_only=False) for cell in cells])
+    entry_rows, entry_cols = np.nonzero(present)
+    offsets = np.zeros(rows + 1, dtype=np.int32)
+    np.cumsum(present.sum(axis=1), out=offsets[1:])
+    values = pa.concat_arrays(cells).take(pa.array(entry_cols * rows + entry_rows))
+    keys = pa.array([key for key, _ in sources], pa.string()).take(pa.array(entry_cols))
+    return pa.MapArray.from_arrays(pa.array(offsets), keys, values).cast(map_type)
+
+
+def _quote(value: object) -> str:
+    text = str(value)
+    return repr(text if len(text) <= 40 else text[:37] + "...")

@@ -1,0 +1,272 @@
+"""Ingest: CUR exports in, the warehouse's ``line_items`` dataset out.
+
+Each billing period found in the source is read file by file, mapped onto the contract,
+written under ``_staging`` and, when every period of the run is good, swapped in whole.
+A period whose source has not changed since its last ingest (same manifest assembly, or same
+files) is left alone. Every run is recorded in ``_runs`` with rows and cost in and out.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipelines.conform import conform_batch, plan_columns
+from pipelines.errors import FinopsError, IngestFailed, InputError
+from pipelines.readers import read_batches, source_columns
+from pipelines.sources import Delivery, locate
+from pipelines.warehouse import RunRecord, Warehouse
+
+log = logging.getLogger(__name__)
+
+#: Called as each source file is done with (file, its size, bytes of all files to read);
+#: the CLI draws a progress bar with it.
+Progress = Callable[[Path, int, int], None]
+
+
+@dataclass
+class IngestResult:
+    """What one ingest run did, period by period."""
+
+    run_id: str
+    records: list[RunRecord] = field(default_factory=list)
+
+    @property
+    def ingested(self) -> list[RunRecord]:
+        return [record for record in self.records if record.outcome == "ingested"]
+
+    @property
+    def unchanged(self) -> list[RunRecord]:
+        return [record for record in self.records if record.outcome == "unchanged"]
+
+
+def ingest(
+    source: str,
+    warehouse_dir: Path,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> IngestResult:
+    """Ingest every billing period of ``source`` into the warehouse at ``warehouse_dir``.
+
+    Args:
+        source: a folder holding a CUR export, or one CUR file.
+        warehouse_dir: the warehouse folder; created when missing.
+        force: re-ingest periods whose source has not changed.
+        progress: called as each source file is done (see ``Progress``).
+
+    Raises:
+        IngestFailed: one or more files were bad. Every file was tried, all failures are
+            listed, and nothing was committed: the warehouse's data is as it was.
+        FinopsError: the source or the warehouse cannot be used at all.
+    """
+    warehouse = Warehouse(warehouse_dir)
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")[:-3] + "-" + secrets.token_hex(2)
+    result = IngestResult(run_id)
+    started = time.monotonic()
+
+    with warehouse.lock():
+        recovered = warehouse.recover()
+        if recovered:
+            log.warning("finished an interrupted swap of %s", ", ".join(recovered))
+        try:
+            deliveries = locate(source)
+        except FinopsError as error:
+            warehouse.append_runs([_failed_record(run_id, source, None, error, started)])
+            raise
+
+        previous = warehouse.last_ingested()
+        total = sum(delivery.bytes for delivery in deliveries)
+        report = (lambda path, size: progress(path, size, total)) if progress else None
+        failures: list[FinopsError] = []
+        staged: list[str] = []
+        for delivery in deliveries:
+            known = previous.get(delivery.billing_period)
+            if not force and known and known["fingerprint"] == delivery.fingerprint:
+                result.records.append(_unchanged_record(run_id, source, delivery, known))
+                continue
+            try:
+                record = _stage_period(warehouse, run_id, source, delivery, report)
+            except FinopsError as error:
+                failures.append(error)
+                result.records.append(_failed_record(run_id, source, delivery, error, started))
+                continue
+            staged.append(delivery.billing_period)
+            result.records.append(record)
+
+        if failures:
+            # All or nothing: a run with a bad file commits no period, so the warehouse is
+            # exactly as it was, and the run log says why.
+            warehouse.discard(run_id)
+            for record in result.records:
+                if record.outcome == "ingested":
+                    record.outcome = "failed"
+                    record.message = "not committed: another period of this run failed"
+            warehouse.append_runs(result.records)
+            raise IngestFailed(failures)
+
+        warehouse.commit(run_id, staged)
+        warehouse.append_runs(result.records)
+    return result
+
+
+def _stage_period(
+    warehouse: Warehouse,
+    run_id: str,
+    source: str,
+    delivery: Delivery,
+    progress: Callable[[Path, int], None] | None,
+) -> RunRecord:
+    started_at = datetime.now(UTC).replace(tzinfo=None)
+    started = time.monotonic()
+    out_dir = warehouse.staged_period_dir(run_id, delivery.billing_period)
+    rows = 0
+    cost = 0.0
+    currencies: set[str] = set()
+    dropped: set[str] = set()
+
+    for number, path in enumerate(delivery.files, start=1):
+        file_rows, file_cost, file_currencies, file_dropped = _write_file(
+            path, out_dir / f"part-{number:05d}.parquet", delivery.billing_period, progress
+        )
+        rows += file_rows
+        cost += file_cost
+        currencies |= file_currencies
+        dropped |= file_dropped
+
+    if dropped:
+        log.warning(
+            "%s: %d column(s) outside the CUR 2.0 contract were not kept: %s",
+            delivery.billing_period,
+            len(dropped),
+            ", ".join(sorted(dropped)),
+        )
+    return RunRecord(
+        run_id=run_id,
+        started_at=started_at,
+        finished_at=datetime.now(UTC).replace(tzinfo=None),
+        duration_s=round(time.monotonic() - started, 3),
+        source=source,
+        layout=delivery.layout,
+        billing_period=delivery.billing_period,
+        assembly_id=delivery.assembly_id,
+        fingerprint=delivery.fingerprint,
+        outcome="ingested",
+        files=[str(path) for path in delivery.files],
+        bytes=delivery.bytes,
+        rows_in=rows,
+        rows_out=_rows_written(out_dir),
+        unblended_cost=cost,
+        currencies=sorted(currencies),
+        dropped_columns=sorted(dropped),
+    )
+
+
+def _write_file(
+    path: Path, out_path: Path, period: str, progress: Callable[[Path, int], None] | None
+) -> tuple[int, float, set[str], set[str]]:
+    """Conform one source file into one Parquet part; returns rows, cost, currencies, drops."""
+    name = str(path)
+    column_plan = plan_columns(name, source_columns(path))
+    size = path.stat().st_size
+    rows = 0
+    cost = 0.0
+    currencies: set[str] = set()
+
+    writer: pq.ParquetWriter | None = None
+    try:
+        for source_batch in read_batches(path):
+            table = conform_batch(name, column_plan, source_batch.batch, source_batch.first_row)
+            period_column = column_plan.fixed["bill_billing_period_start_date"]
+            _check_period(name, table, period, source_batch.first_row, period_column)
+            if writer is None:
+                writer = pq.ParquetWriter(out_path, table.schema, compression="zstd")
+            writer.write_table(table)
+            rows += table.num_rows
+            cost += pc.sum(table.column("line_item_unblended_cost")).as_py() or 0.0
+            currencies |= {
+                value
+                for value in pc.unique(table.column("line_item_currency_code")).to_pylist()
+                if value
+            }
+    finally:
+        if writer is not None:
+            writer.close()
+
+    if rows == 0:
+        raise InputError(name, "file holds no line items", expected="at least one data row")
+    if progress:
+        progress(path, size)
+    return rows, cost, currencies, set(column_plan.dropped)
+
+
+def _check_period(name: str, table: pa.Table, period: str, first_row: int, column: str) -> None:
+    # A file must hold only its own billing period; a stray month would be replaced away
+    # (or duplicated) by the next delivery of the other period.
+    periods = pc.strftime(table.column("bill_billing_period_start_date"), format="%Y-%m")
+    wrong = pc.not_equal(periods, period)
+    if pc.any(wrong).as_py():
+        offset = int(pc.index(wrong, True).as_py())
+        raise InputError(
+            name,
+            f"line item of billing period {periods[offset].as_py()} in a delivery of {period}",
+            row=first_row + offset,
+            column=column,
+            expected=f"bill/BillingPeriodStartDate in {period}",
+        )
+
+
+def _rows_written(out_dir: Path) -> int:
+    return sum(pq.ParquetFile(path).metadata.num_rows for path in out_dir.glob("*.parquet"))
+
+
+def _unchanged_record(run_id: str, source: str, delivery: Delivery, known: dict) -> RunRecord:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return RunRecord(
+        run_id=run_id,
+        started_at=now,
+        finished_at=now,
+        duration_s=0.0,
+        source=source,
+        layout=delivery.layout,
+        billing_period=delivery.billing_period,
+        assembly_id=delivery.assembly_id,
+        fingerprint=delivery.fingerprint,
+        outcome="unchanged",
+        message=f"same source as run {known['run_id']}",
+        files=[str(path) for path in delivery.files],
+        bytes=delivery.bytes,
+        rows_out=known["rows_out"],
+        unblended_cost=known["unblended_cost"],
+        currencies=known["currencies"] or [],
+    )
+
+
+def _failed_record(
+    run_id: str, source: str, delivery: Delivery | None, error: FinopsError, started: float
+) -> RunRecord:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return RunRecord(
+        run_id=run_id,
+        started_at=now,
+        finished_at=now,
+        duration_s=round(time.monotonic() - started, 3),
+        source=source,
+        layout=delivery.layout if delivery else None,
+        billing_period=delivery.billing_period if delivery else None,
+        assembly_id=delivery.assembly_id if delivery else None,
+        fingerprint=delivery.fingerprint if delivery else None,
+        outcome="failed",
+        message=str(error),
+        files=[str(path) for path in delivery.files] if delivery else [],
+        bytes=delivery.bytes if delivery else 0,
+    )

@@ -1,0 +1,217 @@
+"""Read one CUR source file as a stream of Arrow record batches, under the source's own names.
+
+CSV is read with every column as text, so that the conversion to the contract's types happens
+in one place (``conform``) where a bad value can be named by row and column. Parquet keeps
+its own types. Errors from pyarrow, gzip and zip are translated here into ``InputError``.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from pipelines.errors import InputError
+
+BATCH_BYTES = 16 << 20
+
+
+@dataclass(frozen=True)
+class SourceBatch:
+    """A batch of source rows; ``first_row`` is the 1-based data row of its first row."""
+
+    batch: pa.RecordBatch
+    first_row: int
+
+
+def file_kind(path: Path) -> str:
+    """'csv', 'csv.gz', 'csv.zip' or 'parquet', by the file's name."""
+    name = path.name.lower()
+    for suffix in ("csv.gz", "csv.zip", "parquet", "csv"):
+        if name.endswith("." + suffix):
+            return suffix
+    if name.endswith(".gz"):
+        return "csv.gz"
+    if name.endswith(".zip"):
+        return "csv.zip"
+    raise InputError(
+        str(path), "not a CUR data file", expected=".csv, .csv.gz, .csv.zip or .parquet"
+    )
+
+
+def read_batches(path: Path) -> Iterator[SourceBatch]:
+    """Yield the file's rows in batches, with the source's column names."""
+    kind = file_kind(path)
+    if kind == "parquet":
+        yield from _parquet_batches(path)
+    else:
+        yield from _csv_batches(path, kind)
+
+
+def source_columns(path: Path) -> list[str]:
+    """The file's column names, without reading its rows."""
+    if file_kind(path) == "parquet":
+        try:
+            return pq.read_schema(path).names
+        except (pa.ArrowException, OSError) as error:
+            raise InputError(str(path), f"corrupt or truncated Parquet file ({error})") from None
+    with _open_text_source(path, file_kind(path)) as raw:
+        return _csv_header(path, raw)
+
+
+def _parquet_batches(path: Path) -> Iterator[SourceBatch]:
+    try:
+        parquet = pq.ParquetFile(path)
+        first_row = 1
+        for batch in parquet.iter_batches(batch_size=65_536):
+            yield SourceBatch(batch, first_row)
+            first_row += batch.num_rows
+    except (pa.ArrowException, OSError) as error:
+        raise InputError(str(path), f"corrupt or truncated Parquet file ({error})") from None
+
+
+def _csv_batches(path: Path, kind: str) -> Iterator[SourceBatch]:
+    with _open_text_source(path, kind) as raw:
+        header = _csv_header(path, raw)
+        raw.seek(0)
+        # Every column as text: types are applied by conform, which can name a bad cell.
+        # Empty fields stay "" here; conform turns them into NULL as the contract says.
+        read_options = pacsv.ReadOptions(
+            column_names=header, skip_rows=1, block_size=BATCH_BYTES, encoding="utf8"
+        )
+        parse_options = pacsv.ParseOptions(newlines_in_values=True)
+        convert_options = pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in header},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        )
+        first_row = 1
+        try:
+            reader = pacsv.open_csv(
+                raw,
+                read_options=read_options,
+                parse_options=parse_options,
+                convert_options=convert_options,
+            )
+            for batch in reader:
+                yield SourceBatch(batch, first_row)
+                first_row += batch.num_rows
+        except (pa.ArrowInvalid, pa.ArrowException) as error:
+            raise InputError(
+                str(path), f"malformed CSV near row {first_row} ({_first_line(error)})"
+            ) from None
+        except (EOFError, OSError, zlib.error, zipfile.BadZipFile) as error:
+            raise InputError(str(path), f"truncated or corrupt {kind} file ({error})") from None
+
+
+class _open_text_source:
+    """A seekable binary stream of the CSV text, decompressed, with a UTF-8 BOM removed."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        self.path = path
+        self.kind = kind
+        self._stack: list[BinaryIO] = []
+
+    def __enter__(self) -> BinaryIO:
+        try:
+            if self.kind == "csv.gz":
+                stream: BinaryIO = gzip.open(self.path, "rb")  # type: ignore[assignment]
+            elif self.kind == "csv.zip":
+                stream = self._open_zip_member()
+            else:
+                stream = open(self.path, "rb")  # noqa: SIM115 - closed in __exit__
+        except (OSError, zipfile.BadZipFile) as error:
+            raise InputError(str(self.path), f"cannot open ({error})") from None
+        self._stack.append(stream)
+        return _BomSkipping(stream, self.path, self.kind)  # type: ignore[return-value]
+
+    def _open_zip_member(self) -> BinaryIO:
+        archive = zipfile.ZipFile(self.path)
+        self._stack.append(archive)  # type: ignore[arg-type]
+        members = [info for info in archive.infolist() if not info.is_dir()]
+        if len(members) != 1:
+            raise InputError(
+                str(self.path),
+                f"zip holds {len(members)} files",
+                expected="exactly one CSV file, as AWS delivers it",
+            )
+        return archive.open(members[0])  # type: ignore[return-value]
+
+    def __exit__(self, *exc: object) -> None:
+        for stream in reversed(self._stack):
+            stream.close()
+
+
+class _BomSkipping(io.RawIOBase):
+    """Wraps a stream, hides a leading UTF-8 BOM, and turns decompression errors into ours."""
+
+    def __init__(self, stream: BinaryIO, path: Path, kind: str) -> None:
+        self._stream = stream
+        self._path = path
+        self._kind = kind
+        self._skip = 3 if self._peek_bom() else 0
+        self._stream.seek(self._skip)
+
+    def _peek_bom(self) -> bool:
+        try:
+            head = self._stream.read(3)
+        except (EOFError, OSError, zlib.error) as error:
+            raise InputError(
+                str(self._path), f"truncated or corrupt {self._kind} file ({error})"
+            ) from None
+        self._stream.seek(0)
+        return head == b"\xef\xbb\xbf"
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            return self._stream.seek(offset + self._skip) - self._skip
+        return self._stream.seek(offset, whence) - self._skip
+
+    def tell(self) -> int:
+        return self._stream.tell() - self._skip
+
+    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
+        try:
+            data = self._stream.read(len(buffer))
+        except (EOFError, OSError, zlib.error) as error:
+            raise InputError(
+                str(self._path), f"truncated or corrupt {self._kind} file ({error})"
+            ) from None
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _csv_header(path: Path, raw: BinaryIO) -> list[str]:
+    first = raw.readline()
+    while first and not first.strip():
+        first = raw.readline()
+    try:
+        text = first.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(
+            str(path), "header is not UTF-8 text", expected="a CUR CSV header"
+        ) from None
+    header = next(csv.reader([text]), [])
+    if not header:
+        raise InputError(str(path), "file is empty", expected="a CUR CSV header")
+    return [name.strip() for name in header]
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -1,0 +1,225 @@
+"""Locate the CUR deliveries in a source: which files make up each billing period.
+
+Three layouts are recognised in a local folder (S3 is the next step; ``locate`` is the seam):
+
+- legacy CUR CSV in AWS's delivery layout, where each billing period's manifest
+  (``<report>/<YYYYMMDD-YYYYMMDD>/<report>-Manifest.json``) names the current assembly's
+  files. Older assemblies of a re-delivered month stay in the bucket and are ignored;
+- legacy CUR Parquet in the Athena layout (``.../year=YYYY/month=MM/*.parquet``);
+- loose CUR files (CSV, CSV.gz, CSV.zip or Parquet) with no manifest, each placed in the
+  billing period given by its own ``bill/BillingPeriodStartDate``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from pipelines.errors import ConfigError, InputError
+from pipelines.readers import file_kind, read_batches, source_columns
+
+_PERIOD_FOLDER = re.compile(r"^(\d{4})(\d{2})01-(\d{8})$")
+_ATHENA_MONTH = re.compile(r"year=(\d{4})/month=(\d{1,2})(?:/|$)")
+_DATA_SUFFIXES = (".csv", ".csv.gz", ".csv.zip", ".gz", ".zip", ".parquet")
+# Files that AWS's Athena integration writes next to the CUR data but that hold no line items.
+_NOT_LINE_ITEMS = ("cost_and_usage_data_status",)
+
+
+@dataclass
+class Delivery:
+    """The files that make up one billing period in the source, and how to recognise them."""
+
+    billing_period: str  # YYYY-MM
+    layout: str  # legacy_csv_manifest | athena_parquet | loose_files
+    files: list[Path]
+    fingerprint: str
+    assembly_id: str | None = None
+    manifest: Path | None = None
+    bytes: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.bytes = sum(path.stat().st_size for path in self.files)
+
+
+def locate(source: str) -> list[Delivery]:
+    """Find every billing period in ``source`` (a folder or one file), oldest first.
+
+    Raises:
+        ConfigError: the source does not exist or is not a supported location.
+        InputError: a manifest is unreadable or names a file that is not there.
+    """
+    if source.startswith("s3://"):
+        # S3 sources arrive with the S3 ingest issue; the rest of ingest only needs Deliveries.
+        raise ConfigError(f"{source}: S3 sources are not supported yet; copy the export locally")
+    root = Path(source)
+    if not root.exists():
+        raise ConfigError(f"{source}: no such file or folder")
+
+    if root.is_file():
+        deliveries = _loose_files([root])
+    else:
+        deliveries = (
+            _manifest_deliveries(root)
+            or _athena_deliveries(root)
+            or _loose_files(_data_files(root))
+        )
+    if not deliveries:
+        raise ConfigError(
+            f"{source}: no CUR export found (looked for <report>-Manifest.json, "
+            "year=YYYY/month=MM/*.parquet, and .csv/.csv.gz/.parquet files)"
+        )
+    return sorted(deliveries, key=lambda delivery: delivery.billing_period)
+
+
+def _data_files(root: Path) -> list[Path]:
+    files = [
+        path
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+        and path.name.lower().endswith(_DATA_SUFFIXES)
+        and not any(part.startswith(".") for part in path.relative_to(root).parts)
+        and not any(marker in str(path) for marker in _NOT_LINE_ITEMS)
+    ]
+    return files
+
+
+def _manifest_deliveries(root: Path) -> list[Delivery]:
+    manifests = [
+        path
+        for path in sorted(root.rglob("*-Manifest.json"))
+        # AWS also copies the manifest into each assembly folder; the one that names the
+        # current assembly sits directly in the billing period's folder.
+        if _PERIOD_FOLDER.match(path.parent.name)
+    ]
+    reports = {manifest.parent.parent for manifest in manifests}
+    if len(reports) > 1:
+        names = ", ".join(sorted(str(report) for report in reports))
+        raise ConfigError(f"{root}: holds several CUR reports ({names}); point at one of them")
+    return [_manifest_delivery(manifest) for manifest in manifests]
+
+
+def _manifest_delivery(manifest_path: Path) -> Delivery:
+    path = str(manifest_path)
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(path, f"manifest is not valid JSON ({error})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("reportKeys"), list):
+        raise InputError(path, "manifest has no reportKeys list", expected="a CUR manifest")
+
+    period = _manifest_period(path, manifest, manifest_path.parent.name)
+    files = [_resolve_report_key(manifest_path, key) for key in manifest["reportKeys"]]
+    assembly_id = str(manifest.get("assemblyId") or "")
+    identity = [assembly_id] + [f"{file.name}:{file.stat().st_size}" for file in files]
+    return Delivery(
+        billing_period=period,
+        layout="legacy_csv_manifest",
+        files=files,
+        fingerprint=_digest(identity),
+        assembly_id=assembly_id or None,
+        manifest=manifest_path,
+    )
+
+
+def _manifest_period(path: str, manifest: dict, folder: str) -> str:
+    start = (manifest.get("billingPeriod") or {}).get("start", "")
+    match = re.match(r"^(\d{4})(\d{2})\d{2}T", str(start))
+    if match:
+        return f"{match.group(1)}-{match.group(2)}"
+    folder_match = _PERIOD_FOLDER.match(folder)
+    if folder_match:
+        return f"{folder_match.group(1)}-{folder_match.group(2)}"
+    raise InputError(
+        path, "manifest has no billingPeriod.start", expected="a start like 20260801T000000.000Z"
+    )
+
+
+def _resolve_report_key(manifest_path: Path, key: str) -> Path:
+    # reportKeys are S3 keys from the bucket's root ("<prefix>/<report>/<period>/<id>/<file>");
+    # locally the part after the billing period's folder is what sits next to the manifest.
+    parts = str(key).split("/")
+    period_folder = manifest_path.parent.name
+    tail = parts[parts.index(period_folder) + 1 :] if period_folder in parts else parts[-2:]
+    file = manifest_path.parent.joinpath(*tail)
+    if not file.is_file():
+        raise InputError(
+            str(manifest_path), f"manifest names {key!r}, which is missing (looked for {file})"
+        )
+    return file
+
+
+def _athena_deliveries(root: Path) -> list[Delivery]:
+    by_period: dict[str, list[Path]] = defaultdict(list)
+    for path in _data_files(root):
+        match = _ATHENA_MONTH.search(path.relative_to(root).as_posix())
+        if match and path.name.lower().endswith(".parquet"):
+            by_period[f"{match.group(1)}-{int(match.group(2)):02d}"].append(path)
+    return [
+        Delivery(period, "athena_parquet", files, _file_fingerprint(files))
+        for period, files in by_period.items()
+    ]
+
+
+def _loose_files(files: list[Path]) -> list[Delivery]:
+    by_period: dict[str, list[Path]] = defaultdict(list)
+    for path in files:
+        file_kind(path)  # a clear error for a file that is not CUR data
+        by_period[_period_of_file(path)].append(path)
+    return [
+        Delivery(period, "loose_files", paths, _file_fingerprint(paths))
+        for period, paths in by_period.items()
+    ]
+
+
+def _period_of_file(path: Path) -> str:
+    """The billing period a file without a manifest belongs to, from its first data row."""
+    names = source_columns(path)
+    column = next(
+        (
+            name
+            for name in names
+            if name.strip().lstrip("\ufeff")
+            in ("bill/BillingPeriodStartDate", "bill_billing_period_start_date")
+        ),
+        None,
+    )
+    if column is None:
+        raise InputError(
+            str(path),
+            "not a CUR line-item file: no bill/BillingPeriodStartDate column",
+            expected="a Cost and Usage Report header",
+        )
+    for source_batch in read_batches(path):
+        values = source_batch.batch.column(column)
+        if len(values) == 0:
+            continue
+        first = values[0]
+        if hasattr(first, "value") and isinstance(first.as_py(), datetime):
+            return first.as_py().strftime("%Y-%m")
+        text = str(first.as_py() or "")
+        match = re.match(r"^(\d{4})-(\d{2})-\d{2}", text)
+        if not match:
+            raise InputError(
+                str(path),
+                f"{text!r} is not a date",
+                row=1,
+                column=column,
+                expected="a timestamp such as 2026-08-01T00:00:00Z",
+            )
+        return f"{match.group(1)}-{match.group(2)}"
+    raise InputError(str(path), "file holds no line items", expected="at least one data row")
+
+
+def _file_fingerprint(files: list[Path]) -> str:
+    # Without a manifest's assembly id, a file is the same when its name, size and
+    # modification time are (as make and rsync decide).
+    return _digest([f"{file}:{file.stat().st_size}:{file.stat().st_mtime_ns}" for file in files])
+
+
+def _digest(parts: list[str]) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]

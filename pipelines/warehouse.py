@@ -1,0 +1,225 @@
+"""The local warehouse folder: its layout, the atomic swap of billing periods, the run log.
+
+Layout::
+
+    DIR/line_items/billing_period=YYYY-MM/part-00001.parquet   the dataset (zstd)
+    DIR/_runs/<run_id>.parquet                                  one file per ingest run
+    DIR/_staging/<run_id>/billing_period=YYYY-MM/...            new periods being written
+    DIR/_swap-<run_id>.json                                     journal of a swap in progress
+    DIR/finops.duckdb                                           views for analysts (build)
+
+A billing period is replaced whole: the new files are written under ``_staging`` and only
+when every period of the run is good are they swapped in, one ``rename`` per period. A
+journal written before the first rename lets the next run finish a swap that a crash
+interrupted, so a period is never left half old and half new.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.errors import WarehouseError
+
+PARTITION = "billing_period"
+
+RUNS_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("started_at", pa.timestamp("ms")),
+        ("finished_at", pa.timestamp("ms")),
+        ("duration_s", pa.float64()),
+        ("source", pa.string()),
+        ("layout", pa.string()),
+        ("billing_period", pa.string()),
+        ("assembly_id", pa.string()),
+        ("fingerprint", pa.string()),
+        ("files", pa.list_(pa.string())),
+        ("bytes", pa.int64()),
+        ("rows_in", pa.int64()),
+        ("rows_out", pa.int64()),
+        ("unblended_cost", pa.float64()),
+        ("currencies", pa.list_(pa.string())),
+        ("dropped_columns", pa.list_(pa.string())),
+        ("outcome", pa.string()),
+        ("message", pa.string()),
+    ]
+)
+
+
+@dataclass
+class RunRecord:
+    """One row of the run log: what one run did with one billing period."""
+
+    run_id: str
+    started_at: object
+    finished_at: object
+    duration_s: float
+    source: str
+    layout: str | None
+    billing_period: str | None
+    assembly_id: str | None
+    fingerprint: str | None
+    outcome: str  # ingested | unchanged | failed
+    message: str = ""
+    files: list[str] = field(default_factory=list)
+    bytes: int = 0
+    rows_in: int = 0
+    rows_out: int = 0
+    unblended_cost: float = 0.0
+    currencies: list[str] = field(default_factory=list)
+    dropped_columns: list[str] = field(default_factory=list)
+
+
+class Warehouse:
+    """A warehouse folder on the local disk."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.line_items = self.root / "line_items"
+        self.runs = self.root / "_runs"
+        self.staging = self.root / "_staging"
+        self.analyst_db = self.root / "finops.duckdb"
+
+    def period_dir(self, period: str) -> Path:
+        return self.line_items / f"{PARTITION}={period}"
+
+    def periods(self) -> list[str]:
+        """Billing periods present in the dataset, oldest first."""
+        if not self.line_items.is_dir():
+            return []
+        prefix = f"{PARTITION}="
+        return sorted(
+            path.name[len(prefix) :]
+            for path in self.line_items.iterdir()
+            if path.is_dir() and path.name.startswith(prefix)
+        )
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the warehouse for one writer; a second ingest fails fast instead of racing."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        lock_path = self.root / ".lock"
+        try:
+            descriptor = os.open(lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            holder = lock_path.read_text().strip() if lock_path.exists() else "?"
+            if holder.isdigit() and not _process_alive(int(holder)):
+                lock_path.unlink(missing_ok=True)
+                with self.lock():
+                    yield
+                return
+            raise WarehouseError(
+                f"{self.root}: another finops run (pid {holder}) is writing this warehouse; "
+                f"remove {lock_path} if it is not running"
+            ) from None
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(str(os.getpid()))
+        try:
+            yield
+        finally:
+            lock_path.unlink(missing_ok=True)
+
+    def recover(self) -> list[str]:
+        """Finish a swap that a crash interrupted, and clear abandoned staging folders.
+
+        Returns the billing periods whose swap was completed.
+        """
+        completed: list[str] = []
+        for journal in sorted(self.root.glob("_swap-*.json")):
+            run_id = journal.stem[len("_swap-") :]
+            periods = json.loads(journal.read_text())["periods"]
+            self._swap(run_id, periods)
+            completed += periods
+        if self.staging.is_dir():
+            shutil.rmtree(self.staging)
+        return completed
+
+    def staged_period_dir(self, run_id: str, period: str) -> Path:
+        path = self.staging / run_id / f"{PARTITION}={period}"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def discard(self, run_id: str) -> None:
+        shutil.rmtree(self.staging / run_id, ignore_errors=True)
+
+    def commit(self, run_id: str, periods: list[str]) -> None:
+        """Swap the staged periods of ``run_id`` into the dataset."""
+        if not periods:
+            self.discard(run_id)
+            return
+        journal = self.root / f"_swap-{run_id}.json"
+        _write_atomically(journal, json.dumps({"periods": periods}).encode())
+        self._swap(run_id, periods)
+
+    def _swap(self, run_id: str, periods: list[str]) -> None:
+        trash = self.staging / f"{run_id}-replaced"
+        self.line_items.mkdir(parents=True, exist_ok=True)
+        for period in periods:
+            new = self.staging / run_id / f"{PARTITION}={period}"
+            current = self.period_dir(period)
+            old = trash / f"{PARTITION}={period}"
+            if not new.exists():
+                continue  # already swapped before a crash
+            if current.exists():
+                old.parent.mkdir(parents=True, exist_ok=True)
+                if old.exists():
+                    shutil.rmtree(old)
+                current.rename(old)
+            new.rename(current)
+        (self.root / f"_swap-{run_id}.json").unlink(missing_ok=True)
+        shutil.rmtree(trash, ignore_errors=True)
+        shutil.rmtree(self.staging / run_id, ignore_errors=True)
+
+    def append_runs(self, records: list[RunRecord]) -> Path:
+        """Write one run's records as ``_runs/<run_id>.parquet``."""
+        self.runs.mkdir(parents=True, exist_ok=True)
+        rows = [asdict(record) for record in records]
+        table = pa.Table.from_pylist(rows, schema=RUNS_SCHEMA)
+        path = self.runs / f"{records[0].run_id}.parquet"
+        temporary = path.with_suffix(".tmp")
+        pq.write_table(table, temporary, compression="zstd")
+        temporary.replace(path)
+        return path
+
+    def last_ingested(self) -> dict[str, RunRecord | dict]:
+        """The latest successful record per billing period still present in the dataset."""
+        if not self.runs.is_dir():
+            return {}
+        files = sorted(self.runs.glob("*.parquet"))
+        if not files:
+            return {}
+        table = pa.concat_tables(pq.read_table(path, schema=RUNS_SCHEMA) for path in files)
+        latest: dict[str, dict] = {}
+        present = set(self.periods())
+        for row in sorted(table.to_pylist(), key=lambda row: row["finished_at"]):
+            if row["outcome"] == "ingested" and row["billing_period"] in present:
+                latest[row["billing_period"]] = row
+        return latest
+
+
+def _write_atomically(path: Path, payload: bytes) -> None:
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    with open(temporary, "wb") as handle:
+        handle.write(payload)
+        handle.flush()
+        os.fsync(handle.fileno())
+    temporary.replace(path)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,397 @@
+"""Ingest: real CUR files in, the contract's line_items out; bad input changes nothing."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import zipfile
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.contract import LINE_ITEMS_SCHEMA
+from pipelines.errors import ConfigError, IngestFailed, InputError
+from pipelines.ingest import ingest
+from pipelines.warehouse import Warehouse
+from tests.conftest import FOCUS_CONVERTERS_CSV, tree_digest
+
+# Sums of line_item_unblended_cost in the raw WorkshopCUR files, computed with math.fsum over
+# every row (see shared/realdata/cloudacademy-aws-cur/SOURCE.md for the same figures).
+WORKSHOP_UNBLENDED = {
+    "2018-10": 4064.4831315379,
+    "2018-11": 3505.3269681268,
+    "2018-12": 408.3759924354,
+}
+WORKSHOP_ROWS = {"2018-10": 119_307, "2018-11": 124_340, "2018-12": 91_264}
+
+
+def line_items(warehouse: Path, sql: str) -> list[tuple]:
+    """Query the ingested dataset directly (no models) as a view named li."""
+    connection = duckdb.connect()
+    pattern = warehouse / "line_items" / "*" / "*.parquet"
+    connection.execute(
+        f"CREATE VIEW li AS SELECT * FROM read_parquet('{pattern}', hive_partitioning = true)"
+    )
+    return connection.execute(sql).fetchall()
+
+
+def focus_converters_rows() -> tuple[list[str], list[list[str]]]:
+    with FOCUS_CONVERTERS_CSV.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    return rows[0], rows[1:]
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([header, *rows])
+    return path
+
+
+# --- real data -------------------------------------------------------------------------------
+
+
+def test_real_athena_parquet_months_ingest_with_their_totals(athena_layout: Path, tmp_path: Path):
+    warehouse = tmp_path / "wh"
+
+    result = ingest(str(athena_layout), warehouse)
+
+    assert [r.billing_period for r in result.ingested] == ["2018-10", "2018-11", "2018-12"]
+    totals = dict(
+        line_items(
+            warehouse, "SELECT billing_period, sum(line_item_unblended_cost) FROM li GROUP BY 1"
+        )
+    )
+    counts = dict(line_items(warehouse, "SELECT billing_period, count(*) FROM li GROUP BY 1"))
+    for period, expected in WORKSHOP_UNBLENDED.items():
+        assert round(totals[period], 2) == round(expected, 2)
+        assert totals[period] == pytest.approx(expected, abs=1e-6)
+        assert counts[period] == WORKSHOP_ROWS[period]
+    for record in result.ingested:
+        assert record.rows_in == record.rows_out == WORKSHOP_ROWS[record.billing_period]
+        assert record.unblended_cost == pytest.approx(WORKSHOP_UNBLENDED[record.billing_period])
+
+
+def test_real_parquet_schema_drift_lands_in_one_schema(athena_layout: Path, tmp_path: Path):
+    warehouse = tmp_path / "wh"
+    ingest(str(athena_layout), warehouse)
+
+    for part in sorted((warehouse / "line_items").rglob("*.parquet")):
+        assert pq.read_schema(part).remove_metadata() == LINE_ITEMS_SCHEMA
+    # Nov adds product_category and the tag user_tag21_nov; Dec drops product_database_engine.
+    rows = line_items(
+        warehouse,
+        """SELECT billing_period,
+                  count(*) FILTER (WHERE product['category'] IS NOT NULL),
+                  count(*) FILTER (WHERE resource_tags['user_tag21_nov'] IS NOT NULL),
+                  count(*) FILTER (WHERE product['database_engine'] IS NOT NULL)
+           FROM li GROUP BY 1 ORDER BY 1""",
+    )
+    by_period = {row[0]: row[1:] for row in rows}
+    assert by_period["2018-10"][0] == 0 and by_period["2018-11"][0] > 0
+    assert by_period["2018-11"][1] > 0 and by_period["2018-10"][1] == 0
+    assert by_period["2018-10"][2] > 0 and by_period["2018-12"][2] == 0
+
+
+def test_real_parquet_tags_keep_their_athena_names_and_empty_strings_become_null(
+    athena_layout: Path, tmp_path: Path
+):
+    warehouse = tmp_path / "wh"
+    ingest(str(athena_layout), warehouse)
+
+    [(empty_ids, cost_center)] = line_items(
+        warehouse,
+        """SELECT count(*) FILTER (WHERE line_item_resource_id IS NULL),
+                  sum(line_item_unblended_cost)
+                      FILTER (WHERE resource_tags['user_cost_center'] = 'Cost001')
+           FROM li WHERE billing_period = '2018-10'""",
+    )
+    assert empty_ids == 17_071  # the raw file's empty strings (SOURCE.md)
+    assert round(cost_center, 4) == 174.8049  # SOURCE.md: Oct, Cost001
+    [(blank_values,)] = line_items(
+        warehouse,
+        "SELECT count(*) FROM li, unnest(map_values(resource_tags)) AS v(value) WHERE value = ''",
+    )
+    assert blank_values == 0
+
+
+def test_real_legacy_csv_with_scientific_notation_matches_raw_sum(tmp_path: Path):
+    header, rows = focus_converters_rows()
+    column = header.index("lineItem/UnblendedCost")
+    raw_total = sum((Decimal(row[column]) for row in rows), Decimal(0))
+    assert raw_total == Decimal("1.68230869740")
+    warehouse = tmp_path / "wh"
+
+    result = ingest(str(FOCUS_CONVERTERS_CSV), warehouse)
+
+    [record] = result.ingested
+    assert record.billing_period == "2023-11"
+    assert record.rows_out == len(rows) == 1281
+    [(total, taxes, resource_column)] = line_items(
+        warehouse,
+        """SELECT sum(line_item_unblended_cost),
+                  count(*) FILTER (WHERE line_item_line_item_type = 'Tax'),
+                  count(line_item_resource_id) FROM li""",
+    )
+    assert total == pytest.approx(float(raw_total), abs=1e-9)
+    assert taxes == 12
+    assert resource_column == 0  # the report has no ResourceId column: all NULL, not an error
+    [(smallest,)] = line_items(
+        warehouse, "SELECT min(line_item_unblended_cost) FROM li WHERE line_item_unblended_cost > 0"
+    )
+    assert smallest < 1e-6  # 1.81E-8 style values parsed as numbers, not dropped
+
+
+def test_legacy_csv_tags_keep_their_csv_names(tmp_path: Path):
+    header, rows = focus_converters_rows()
+    header = [*header, "resourceTags/user:Team", "resourceTags/user:team", "costCategory/BU"]
+    rows = [
+        [*row, "Platform" if i % 2 else "", "data" if i % 3 == 0 else "", "Core"]
+        for i, row in enumerate(rows)
+    ]
+    source = write_csv(tmp_path / "cur.csv", header, rows)
+    warehouse = tmp_path / "wh"
+
+    ingest(str(source), warehouse)
+
+    [(upper, lower, both, business_unit)] = line_items(
+        warehouse,
+        """SELECT count(*) FILTER (WHERE resource_tags['user:Team'] = 'Platform'),
+                  count(*) FILTER (WHERE resource_tags['user:team'] = 'data'),
+                  count(*) FILTER (WHERE cardinality(resource_tags) = 2),
+                  count(*) FILTER (WHERE cost_category['BU'] = 'Core') FROM li""",
+    )
+    assert upper == sum(1 for i in range(len(rows)) if i % 2)
+    assert lower == sum(1 for i in range(len(rows)) if i % 3 == 0)
+    assert both == sum(1 for i in range(len(rows)) if i % 2 and i % 3 == 0)
+    assert business_unit == len(rows)
+
+
+def test_csv_quirks_bom_quoted_newlines_zip_and_timestamps_without_zone(tmp_path: Path):
+    header, rows = focus_converters_rows()
+    description = header.index("lineItem/LineItemDescription")
+    start = header.index("lineItem/UsageStartDate")
+    rows = [list(row) for row in rows[:20]]
+    rows[0][description] = 'Line one,\nline "two"'
+    rows[1][start] = "2023-11-01 05:00:00"  # no zone, space separator: still UTC
+    text = io.StringIO()
+    csv.writer(text).writerows([header, *rows])
+    archive = tmp_path / "cur.csv.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.writestr("cur.csv", "\ufeff" + text.getvalue())
+    warehouse = tmp_path / "wh"
+
+    ingest(str(archive), warehouse)
+
+    got = line_items(
+        warehouse,
+        """SELECT line_item_line_item_description, line_item_usage_start_date
+           FROM li ORDER BY line_item_usage_start_date DESC, line_item_line_item_description""",
+    )
+    assert len(got) == 20
+    assert 'Line one,\nline "two"' in [row[0] for row in got]
+    starts = [str(row[1]) for row in got]
+    assert "2023-11-01 05:00:00" in starts
+
+
+# --- one warehouse, many runs ---------------------------------------------------------------
+
+
+def test_second_run_with_unchanged_source_changes_nothing(athena_layout: Path, tmp_path: Path):
+    warehouse = tmp_path / "wh"
+    ingest(str(athena_layout), warehouse)
+    before = tree_digest(warehouse / "line_items")
+
+    again = ingest(str(athena_layout), warehouse)
+
+    assert [r.outcome for r in again.records] == ["unchanged"] * 3
+    assert tree_digest(warehouse / "line_items") == before
+
+
+def test_forced_rerun_writes_identical_bytes(tmp_path: Path):
+    warehouse = tmp_path / "wh"
+    ingest(str(FOCUS_CONVERTERS_CSV), warehouse)
+    before = tree_digest(warehouse / "line_items")
+
+    ingest(str(FOCUS_CONVERTERS_CSV), warehouse, force=True)
+
+    assert tree_digest(warehouse / "line_items") == before
+
+
+def test_redelivered_month_replaces_not_appends(tmp_path: Path):
+    header, rows = focus_converters_rows()
+    source = write_csv(tmp_path / "cur.csv", header, rows)
+    warehouse = tmp_path / "wh"
+    ingest(str(source), warehouse)
+
+    write_csv(source, header, rows[:100])  # AWS rewrites the month with fewer rows
+    ingest(str(source), warehouse)
+
+    [(count,)] = line_items(warehouse, "SELECT count(*) FROM li")
+    assert count == 100
+    assert Warehouse(warehouse).periods() == ["2023-11"]
+
+
+def test_run_log_records_rows_cost_and_outcome(tmp_path: Path):
+    warehouse = tmp_path / "wh"
+    ingest(str(FOCUS_CONVERTERS_CSV), warehouse)
+    ingest(str(FOCUS_CONVERTERS_CSV), warehouse)
+
+    log = duckdb.sql(
+        f"SELECT outcome, billing_period, rows_in, rows_out, round(unblended_cost, 10), files "
+        f"FROM read_parquet('{warehouse}/_runs/*.parquet') ORDER BY started_at"
+    ).fetchall()
+    assert [row[0] for row in log] == ["ingested", "unchanged"]
+    assert log[0][1:5] == ("2023-11", 1281, 1281, 1.6823086974)
+    assert log[0][5] == [str(FOCUS_CONVERTERS_CSV)]
+
+
+# --- bad input: a clear error, and the warehouse exactly as it was ------------------------------
+
+
+@pytest.fixture
+def loaded_warehouse(tmp_path: Path, athena_layout: Path) -> Path:
+    warehouse = tmp_path / "wh"
+    ingest(str(athena_layout), warehouse)
+    return warehouse
+
+
+def assert_fails_and_keeps(warehouse: Path, source: Path, *fragments: str) -> str:
+    before = tree_digest(warehouse / "line_items")
+    with pytest.raises((IngestFailed, InputError)) as caught:
+        ingest(str(source), warehouse)
+    message = str(caught.value)
+    for fragment in fragments:
+        assert fragment in message
+    assert tree_digest(warehouse / "line_items") == before
+    assert not list((warehouse / "_staging").glob("*/*"))
+    return message
+
+
+def test_file_that_is_not_cur_is_refused(loaded_warehouse: Path, tmp_path: Path):
+    source = write_csv(tmp_path / "invoice.csv", ["date", "amount"], [["2026-01-01", "3"]])
+
+    message = assert_fails_and_keeps(loaded_warehouse, source, str(source), "not a CUR")
+
+    assert "\n" not in message
+
+
+def test_truncated_gzip_is_refused(loaded_warehouse: Path, tmp_path: Path):
+    payload = gzip.compress(FOCUS_CONVERTERS_CSV.read_bytes())
+    source = tmp_path / "cur.csv.gz"
+    source.write_bytes(payload[: len(payload) // 2])
+
+    assert_fails_and_keeps(loaded_warehouse, source, str(source), "truncated or corrupt")
+
+
+def test_cost_that_is_not_a_number_names_row_and_column(loaded_warehouse: Path, tmp_path: Path):
+    header, rows = focus_converters_rows()
+    rows[41][header.index("lineItem/UnblendedCost")] = "12,5 USD"
+    source = write_csv(tmp_path / "cur.csv", header, rows)
+
+    assert_fails_and_keeps(
+        loaded_warehouse, source, str(source), "row 42", "'lineItem/UnblendedCost'", "'12,5 USD'"
+    )
+
+
+def test_bad_file_in_one_month_commits_no_month(loaded_warehouse: Path, athena_layout: Path):
+    # A good re-delivery of October next to a broken December: neither is committed.
+    october = next((athena_layout / "year=2018" / "month=10").glob("*.parquet"))
+    october.write_bytes(october.read_bytes())  # new mtime: October counts as changed
+    december = next((athena_layout / "year=2018" / "month=12").glob("*.parquet"))
+    december.write_bytes(december.read_bytes()[:5000])
+
+    assert_fails_and_keeps(loaded_warehouse, athena_layout, str(december), "Parquet")
+
+
+def test_line_item_of_another_month_is_refused(tmp_path: Path):
+    header, rows = focus_converters_rows()
+    rows[9][header.index("bill/BillingPeriodStartDate")] = "2023-12-01T00:00:00.000Z"
+    source = write_csv(tmp_path / "cur.csv", header, rows)
+
+    with pytest.raises(IngestFailed, match="row 10.*billing period 2023-12"):
+        ingest(str(source), tmp_path / "wh")
+
+
+def test_manifest_that_names_a_missing_file_is_refused(tmp_path: Path):
+    period = tmp_path / "cur" / "report" / "20231101-20231201"
+    period.mkdir(parents=True)
+    (period / "report-Manifest.json").write_text(
+        json.dumps(
+            {
+                "assemblyId": "a1",
+                "billingPeriod": {"start": "20231101T000000.000Z"},
+                "reportKeys": ["cur/report/20231101-20231201/a1/report-00001.csv.gz"],
+            }
+        )
+    )
+
+    with pytest.raises(InputError, match="report-00001.csv.gz.*missing"):
+        ingest(str(tmp_path / "cur"), tmp_path / "wh")
+
+
+def test_missing_source_is_a_config_error(tmp_path: Path):
+    with pytest.raises(ConfigError, match="no such file"):
+        ingest(str(tmp_path / "nope"), tmp_path / "wh")
+
+
+# --- crash safety ---------------------------------------------------------------------------
+
+
+def test_crash_during_swap_is_finished_by_the_next_run(tmp_path: Path, monkeypatch):
+    header, rows = focus_converters_rows()
+    source = write_csv(tmp_path / "cur.csv", header, rows)
+    warehouse = tmp_path / "wh"
+    ingest(str(source), warehouse)
+    write_csv(source, header, rows[:50])
+
+    real_rename = Path.rename
+    calls = {"n": 0}
+
+    def crash_on_second_rename(self: Path, target: Path):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the old period moved aside, the new one not yet in place
+            raise KeyboardInterrupt("power cut")
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", crash_on_second_rename)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(str(source), warehouse)
+    monkeypatch.setattr(Path, "rename", real_rename)
+
+    Warehouse(warehouse).recover()
+
+    [(count,)] = line_items(warehouse, "SELECT count(*) FROM li")
+    assert count == 50
+    assert not list(warehouse.glob("_swap-*.json"))
+
+
+def test_crash_before_swap_leaves_previous_data(tmp_path: Path, monkeypatch):
+    warehouse = tmp_path / "wh"
+    ingest(str(FOCUS_CONVERTERS_CSV), warehouse)
+    before = tree_digest(warehouse / "line_items")
+
+    def crash(*_args, **_kwargs):
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(Warehouse, "commit", crash)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(str(FOCUS_CONVERTERS_CSV), warehouse, force=True)
+    monkeypatch.undo()
+
+    Warehouse(warehouse).recover()
+
+    assert tree_digest(warehouse / "line_items") == before
+    assert not (warehouse / "_staging").exists()
+
+
+def test_parquet_files_are_zstd(tmp_path: Path):
+    warehouse = tmp_path / "wh"
+    ingest(str(FOCUS_CONVERTERS_CSV), warehouse)
+    part = next((warehouse / "line_items").rglob("*.parquet"))
+    column = pq.ParquetFile(part).metadata.row_group(0).column(0)
+    assert column.compression == "ZSTD"
