@@ -1,0 +1,450 @@
+"""Build the SQL models on DuckDB: find them, order them, create them as views, run the checks.
+
+The models are the ``.sql`` files under ``queries/``, one model a file, named after the file
+(``queries/marts/daily_cost.sql`` is the view ``daily_cost``). Every folder is a layer of
+models except two: ``checks/`` holds data checks (a query that returns the offending rows with
+a ``reason``) and ``seeds/`` holds reference tables as CSV. The build order comes from the
+tables each file reads, as sqlglot parses them; nobody keeps a list by hand.
+
+``build`` writes ``DIR/finops.duckdb`` with:
+
+- ``line_items``: a view over ``DIR/line_items/billing_period=*/*.parquet`` (absolute path,
+  hive partitioning, so ``billing_period`` comes from the folder name);
+- the seed tables: ``queries/seeds/*.csv``, with ``tag_key_aliases`` and ``tag_value_aliases``
+  taken from the configuration (whose defaults are those CSV files);
+- every model as a view, so ``duckdb DIR/finops.duckdb`` or a notebook sees them all.
+
+Example::
+
+    result = build(Path("warehouse"), load_config(None))
+    for failure in result.check_failures:
+        print(failure.check, failure.reason)
+
+Notes:
+    The new database is written beside the old one and swapped in with ``os.replace`` only
+    when every model built, so a failing model leaves the previous ``finops.duckdb`` as it was.
+    Models are views, not tables: each query reads the Parquet files again, and a build does
+    not copy data. After an ingest adds the first partition, build again: a warehouse that had
+    no partition gets an empty ``line_items`` view with the contract's columns.
+    The views name the warehouse by its absolute path; a moved warehouse needs a new build.
+    The file is rebuilt whole each time, so tables an analyst adds to it do not survive a build.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from pipelines.config import KEY_ALIAS_SEED, VALUE_ALIAS_SEED, Config, queries_folder
+from pipelines.contract import LINE_ITEMS_SCHEMA
+from pipelines.errors import ModelError, WarehouseError
+
+logger = logging.getLogger(__name__)
+
+DATABASE_FILE = "finops.duckdb"
+SOURCE = "line_items"
+CHECKS_FOLDER = "checks"
+SEEDS_FOLDER = "seeds"
+
+#: Called as each model or check starts: ``progress(name, position, total)``, 1-based.
+Progress = Callable[[str, int, int], None]
+
+_MODEL_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+_CONFIGURED_SEEDS = {
+    KEY_ALIAS_SEED: ("dimension VARCHAR", "alias VARCHAR", "priority INTEGER"),
+    VALUE_ALIAS_SEED: ("dimension VARCHAR", "value VARCHAR", "canonical VARCHAR"),
+}
+
+
+@dataclass(frozen=True)
+class Model:
+    """One SQL file: a model (a view) or a check.
+
+    Args:
+        name: the view name, the file's stem.
+        path: the file, as error messages name it.
+        sql: the file's text, header comment included.
+        reads: the tables and views it reads, lower-case, as sqlglot finds them.
+        is_check: a check from ``queries/checks/`` rather than a model.
+    """
+
+    name: str
+    path: Path
+    sql: str
+    reads: frozenset[str]
+    is_check: bool = False
+
+    @property
+    def summary(self) -> str:
+        """The first line of the header comment, without its ``--``; empty without a header."""
+        first = self.sql.lstrip().partition("\n")[0].strip()
+        return first.removeprefix("--").strip() if first.startswith("--") else ""
+
+
+@dataclass(frozen=True)
+class CheckFailure:
+    """One row that a check returned.
+
+    Args:
+        check: the check's name (its file stem).
+        reason: the row's ``reason`` column, in words.
+        row: every column of the row, ``reason`` included.
+    """
+
+    check: str
+    reason: str
+    row: Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a build made.
+
+    Args:
+        database: the analyst file, ``DIR/finops.duckdb``.
+        models: the views built, in build order.
+        row_counts: rows per model.
+        seeds: the seed tables written.
+        checks: the checks run, in order.
+        check_failures: the rows the checks returned; empty when all data checks pass.
+        has_line_items: whether the warehouse had any partition.
+        seconds: how long the build took.
+    """
+
+    database: Path
+    models: tuple[str, ...]
+    row_counts: Mapping[str, int]
+    seeds: tuple[str, ...]
+    checks: tuple[str, ...]
+    check_failures: tuple[CheckFailure, ...] = field(default=())
+    has_line_items: bool = False
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when every check passed."""
+        return not self.check_failures
+
+
+def build(
+    warehouse: Path,
+    config: Config | None = None,
+    *,
+    progress: Progress | None = None,
+    queries: Path | None = None,
+) -> BuildResult:
+    """Build every model of ``queries/`` as a view in ``warehouse/finops.duckdb``; run the checks.
+
+    Args:
+        warehouse: the warehouse folder (the one that holds ``line_items/``).
+        config: the tag rules and other settings; ``None`` uses the shipped defaults (it does
+            not read ``finops.toml``: call ``load_config`` for that).
+        progress: called as each model or check starts, with its name, position and total.
+        queries: the folder of models, checks and seeds; the installed ``queries`` package by
+            default. Tests point it elsewhere.
+
+    Raises:
+        WarehouseError: the warehouse folder is missing or cannot be written.
+        ModelError: a model or check cannot be parsed, reads an unknown table, is part of a
+            dependency cycle, or fails in DuckDB; it names the file. The previous
+            ``finops.duckdb`` is left as it was.
+    """
+    started = time.monotonic()
+    if not warehouse.is_dir():
+        raise WarehouseError(f"{warehouse}: no such warehouse folder")
+    config = config if config is not None else Config()
+    queries = queries if queries is not None else queries_folder()
+
+    seed_files = find_seeds(queries)
+    seed_names = sorted(set(seed_files) | set(_CONFIGURED_SEEDS))
+    models, checks = order_models(find_models(queries), known=[SOURCE, *seed_names])
+    has_line_items = _has_partitions(warehouse)
+    logger.info(
+        "building %d models and %d checks into %s (%s)",
+        len(models),
+        len(checks),
+        warehouse / DATABASE_FILE,
+        "with line items" if has_line_items else "no partition yet",
+    )
+
+    target = warehouse / DATABASE_FILE
+    building = warehouse / f".{DATABASE_FILE}.{uuid.uuid4().hex}.building"
+    try:
+        with closing(_connect(building)) as connection:
+            _create_line_items(connection, warehouse, has_line_items)
+            _create_seeds(connection, seed_files, config)
+            row_counts = _create_models(connection, models, progress, len(models) + len(checks))
+            failures = _run_checks(
+                connection, checks, progress, len(models), len(models) + len(checks)
+            )
+            connection.execute("CHECKPOINT")
+        # A write-ahead log left beside the old file by a crashed session belongs to the old
+        # file; DuckDB would replay it onto the new one.
+        target.with_name(target.name + ".wal").unlink(missing_ok=True)
+        os.replace(building, target)
+    finally:
+        for leftover in (building, building.with_name(building.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+
+    logger.info("built %s: %d check failures", target, len(failures))
+    return BuildResult(
+        database=target,
+        models=tuple(model.name for model in models),
+        row_counts=row_counts,
+        seeds=tuple(seed_names),
+        checks=tuple(check.name for check in checks),
+        check_failures=tuple(failures),
+        has_line_items=has_line_items,
+        seconds=time.monotonic() - started,
+    )
+
+
+def find_models(queries: Path) -> list[Model]:
+    """Every ``.sql`` file under ``queries``: the models, then the checks, sorted by path.
+
+    Raises:
+        ModelError: a file that is not one valid query, or a name used twice.
+    """
+    found: dict[str, Model] = {}
+    for path in sorted(queries.rglob("*.sql")):
+        relative = path.relative_to(queries)
+        if relative.parts[0] == SEEDS_FOLDER:
+            continue
+        model = _read_model(path, is_check=relative.parts[0] == CHECKS_FOLDER)
+        if model.name in found:
+            raise ModelError(
+                str(path), f"name {model.name!r} is taken by {found[model.name].path} already"
+            )
+        found[model.name] = model
+    return sorted(found.values(), key=lambda model: (model.is_check, str(model.path)))
+
+
+def find_seeds(queries: Path) -> dict[str, Path]:
+    """The seed CSV files, by table name."""
+    folder = queries / SEEDS_FOLDER
+    return {path.stem: path for path in sorted(folder.glob("*.csv"))} if folder.is_dir() else {}
+
+
+def order_models(models: list[Model], *, known: list[str]) -> tuple[list[Model], list[Model]]:
+    """Order the models so that each comes after the models it reads; the checks go last.
+
+    Args:
+        models: the models and checks, as ``find_models`` gives them.
+        known: the other tables a model may read (the source and the seeds).
+
+    Returns:
+        (models in build order, checks in name order). Among models that do not depend on each
+        other, the order is by name, so two builds of the same files agree.
+
+    Raises:
+        ModelError: a file reads a table that is neither a model nor known, or a set of models
+            reads itself in a cycle.
+    """
+    views = {model.name: model for model in models if not model.is_check}
+    checks = sorted((model for model in models if model.is_check), key=lambda m: m.name)
+    for name in views:
+        if name in known:
+            raise ModelError(str(views[name].path), f"name {name!r} is taken by a seed or source")
+    readable = set(views) | set(known)
+    for model in [*views.values(), *checks]:
+        for table in sorted(model.reads - readable):
+            close = difflib.get_close_matches(table, sorted(readable), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ModelError(
+                str(model.path),
+                f"reads {table!r}, which is no model, seed or source{hint}",
+            )
+
+    sorter = TopologicalSorter({name: model.reads & set(views) for name, model in views.items()})
+    try:
+        sorter.prepare()
+    except CycleError as error:
+        cycle = error.args[1]
+        files = " -> ".join(str(views[name].path) for name in cycle)
+        raise ModelError(str(views[cycle[0]].path), f"dependency cycle: {files}") from None
+    ordered: list[Model] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready())
+        ordered.extend(views[name] for name in ready)
+        sorter.done(*ready)
+    return ordered, checks
+
+
+def _read_model(path: Path, *, is_check: bool) -> Model:
+    name = path.stem
+    if not _MODEL_NAME.match(name):
+        raise ModelError(
+            str(path), f"bad model name {name!r} (expected lower-case letters, digits and _)"
+        )
+    sql = path.read_text(encoding="utf-8")
+    return Model(name, path, sql, _tables_read(path, sql), is_check)
+
+
+def _tables_read(path: Path, sql: str) -> frozenset[str]:
+    try:
+        return _parse_tables_read(sql)
+    except SqlglotError as error:
+        raise ModelError(str(path), f"not valid SQL: {error}") from None
+    except ValueError as error:
+        raise ModelError(str(path), str(error)) from None
+
+
+@lru_cache(maxsize=256)
+def _parse_tables_read(sql: str) -> frozenset[str]:
+    # Cached on the text: parsing is most of a small build's time, and the files rarely change.
+    statements = [statement for statement in sqlglot.parse(sql, read="duckdb") if statement]
+    if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+        raise ValueError("expected exactly one query (SELECT or WITH ... SELECT)")
+
+    query = statements[0]
+    ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
+    tables = {
+        table.name.lower()
+        for table in query.find_all(exp.Table)
+        if isinstance(table.this, exp.Identifier) and not table.db
+    }
+    return frozenset(tables - ctes)
+
+
+def _has_partitions(warehouse: Path) -> bool:
+    return any((warehouse / SOURCE).glob("billing_period=*/*.parquet"))
+
+
+def _connect(path: Path) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path))
+    except duckdb.Error as error:
+        raise WarehouseError(f"{path.parent}: cannot write {DATABASE_FILE}: {error}") from error
+
+
+def _create_line_items(
+    connection: duckdb.DuckDBPyConnection, warehouse: Path, has_line_items: bool
+) -> None:
+    # The one view whose text depends on where the warehouse is; everything else is a file.
+    if has_line_items:
+        pattern = (warehouse.resolve() / SOURCE / "billing_period=*" / "*.parquet").as_posix()
+        source = (
+            f"SELECT * FROM read_parquet({_literal(pattern)}, hive_partitioning = true, "
+            "hive_types = {'billing_period': VARCHAR}, union_by_name = true)"
+        )
+    else:
+        columns = [f"CAST(NULL AS {_duckdb_type(f.type)}) AS {f.name}" for f in LINE_ITEMS_SCHEMA]
+        columns.append("CAST(NULL AS VARCHAR) AS billing_period")
+        source = f"SELECT {', '.join(columns)} WHERE false"
+    with _as_model_error(f"{warehouse / SOURCE} (the line_items view)"):
+        connection.execute(f"CREATE VIEW {SOURCE} AS {source}")
+        connection.execute(
+            f"COMMENT ON VIEW {SOURCE} IS "
+            + _literal("CUR line items in the contract's columns, from the warehouse's Parquet")
+        )
+
+
+def _create_seeds(
+    connection: duckdb.DuckDBPyConnection, seed_files: Mapping[str, Path], config: Config
+) -> None:
+    rows = {
+        KEY_ALIAS_SEED: config.tag_key_alias_rows(),
+        VALUE_ALIAS_SEED: config.tag_value_alias_rows(),
+    }
+    for name, columns in _CONFIGURED_SEEDS.items():
+        with _as_model_error(str(seed_files.get(name, name))):
+            connection.execute(f"CREATE TABLE {name} ({', '.join(columns)})")
+            if rows[name]:
+                placeholders = ", ".join("?" for _ in columns)
+                connection.executemany(f"INSERT INTO {name} VALUES ({placeholders})", rows[name])
+    for name, path in seed_files.items():
+        if name in _CONFIGURED_SEEDS:
+            continue
+        with _as_model_error(str(path)):
+            source = f"read_csv({_literal(str(path))}, header = true)"
+            connection.execute(f"CREATE TABLE {name} AS SELECT * FROM {source}")
+
+
+def _create_models(
+    connection: duckdb.DuckDBPyConnection,
+    models: list[Model],
+    progress: Progress | None,
+    total: int,
+) -> dict[str, int]:
+    row_counts = {}
+    for position, model in enumerate(models, start=1):
+        if progress is not None:
+            progress(model.name, position, total)
+        # Running the model over the data makes errors that only real rows raise (a bad cast,
+        # a duplicate map key) fail the build here, named after this model. Hashing whole rows
+        # keeps DuckDB from pruning the columns that a bare count(*) would never compute.
+        with _as_model_error(str(model.path)):
+            connection.execute(f"CREATE VIEW {model.name} AS\n{model.sql}\n")
+            connection.execute(f"COMMENT ON VIEW {model.name} IS {_literal(model.summary)}")
+            (row_counts[model.name], _) = connection.execute(
+                f"SELECT count(*), sum(hash(model_row)) FROM {model.name} AS model_row"
+            ).fetchone()
+        logger.debug("built %s: %d rows", model.name, row_counts[model.name])
+    return row_counts
+
+
+def _run_checks(
+    connection: duckdb.DuckDBPyConnection,
+    checks: list[Model],
+    progress: Progress | None,
+    done: int,
+    total: int,
+) -> list[CheckFailure]:
+    failures = []
+    for position, check in enumerate(checks, start=done + 1):
+        if progress is not None:
+            progress(check.name, position, total)
+        with _as_model_error(str(check.path)):
+            cursor = connection.execute(check.sql)
+            columns = [column[0] for column in cursor.description]
+            rows = cursor.fetchall()
+        if "reason" not in columns:
+            raise ModelError(str(check.path), "a check must return a 'reason' column")
+        for values in rows:
+            row = dict(zip(columns, values, strict=True))
+            failures.append(CheckFailure(check.name, str(row["reason"]), row))
+        if rows:
+            logger.warning("check %s: %d offending rows", check.name, len(rows))
+    return failures
+
+
+@contextmanager
+def _as_model_error(where: str) -> Iterator[None]:
+    """Turn DuckDB's errors into a ModelError naming the file; the one place that does so."""
+    try:
+        yield
+    except duckdb.Error as error:
+        message = str(error).strip()
+        raise ModelError(where, message) from error
+
+
+def _duckdb_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_string(arrow_type):
+        return "VARCHAR"
+    if pa.types.is_float64(arrow_type):
+        return "DOUBLE"
+    if pa.types.is_timestamp(arrow_type):
+        return "TIMESTAMP"
+    if pa.types.is_map(arrow_type):
+        return f"MAP({_duckdb_type(arrow_type.key_type)}, {_duckdb_type(arrow_type.item_type)})"
+    raise TypeError(f"no DuckDB type for the contract's {arrow_type}")
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

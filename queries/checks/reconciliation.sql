@@ -1,0 +1,30 @@
+-- reconciliation: staging keeps every line item and every cent of the warehouse.
+-- Grain: one row per billing period whose line count or unblended total differs.
+-- Inputs: line_items, stg_line_items.
+-- A difference means a join in staging lost or duplicated lines (the tag join, for one).
+WITH source AS (
+    SELECT billing_period, count(*) AS line_items, sum(coalesce(line_item_unblended_cost, 0)) AS cost
+    FROM line_items
+    GROUP BY billing_period
+),
+
+staged AS (
+    SELECT billing_period, count(*) AS line_items, sum(unblended_cost) AS cost
+    FROM stg_line_items
+    GROUP BY billing_period
+)
+
+SELECT
+    coalesce(source.billing_period, staged.billing_period) AS billing_period,
+    coalesce(source.line_items, 0) AS source_line_items,
+    coalesce(staged.line_items, 0) AS staged_line_items,
+    coalesce(source.cost, 0) AS source_unblended_cost,
+    coalesce(staged.cost, 0) AS staged_unblended_cost,
+    'stg_line_items has ' || CAST(coalesce(staged.line_items, 0) AS VARCHAR)
+        || ' line items and unblended cost ' || CAST(coalesce(staged.cost, 0) AS VARCHAR)
+        || ' where line_items has ' || CAST(coalesce(source.line_items, 0) AS VARCHAR)
+        || ' and ' || CAST(coalesce(source.cost, 0) AS VARCHAR) AS reason
+FROM source
+FULL OUTER JOIN staged ON source.billing_period IS NOT DISTINCT FROM staged.billing_period
+WHERE coalesce(source.line_items, 0) <> coalesce(staged.line_items, 0)
+    OR abs(coalesce(source.cost, 0) - coalesce(staged.cost, 0)) > 1e-6

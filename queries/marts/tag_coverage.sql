@@ -1,0 +1,49 @@
+-- tag_coverage: the share of spend that carries each tag dimension, per account and period.
+-- The dimensions are team, env and any other that finops.toml configures.
+-- Grain: billing_period x account_id x dimension, plus one row per billing_period x dimension
+-- with account_id '(all)' for the whole period. Sum amounts over accounts only after filtering
+-- out '(all)'; coverage itself is a ratio and is never summed.
+-- Inputs: stg_line_items, tag_key_aliases (the configured dimensions).
+-- coverage = tagged_amortized_cost / total_amortized_cost, NULL when the total is 0. Every
+-- charge counts (tax and unused commitments included), so 1 - coverage is the '(untagged)'
+-- share that showback_monthly shows.
+WITH dimensions AS (
+    SELECT DISTINCT dimension
+    FROM tag_key_aliases
+),
+
+by_account AS (
+    SELECT
+        stg_line_items.billing_period,
+        dimensions.dimension,
+        CASE WHEN grouping(stg_line_items.account_id) = 1 THEN '(all)'
+            ELSE stg_line_items.account_id END AS account_id,
+        coalesce(
+            sum(stg_line_items.amortized_cost) FILTER (
+                WHERE stg_line_items.tag_dimensions[dimensions.dimension] IS NOT NULL
+            ),
+            0
+        ) AS tagged_amortized_cost,
+        sum(stg_line_items.amortized_cost) AS total_amortized_cost,
+        count(*) FILTER (
+            WHERE stg_line_items.tag_dimensions[dimensions.dimension] IS NOT NULL
+        ) AS tagged_line_items,
+        count(*) AS line_items
+    FROM stg_line_items
+    CROSS JOIN dimensions
+    GROUP BY GROUPING SETS (
+        (stg_line_items.billing_period, dimensions.dimension, stg_line_items.account_id),
+        (stg_line_items.billing_period, dimensions.dimension)
+    )
+)
+
+SELECT
+    billing_period,
+    account_id,
+    dimension,
+    tagged_amortized_cost,
+    total_amortized_cost,
+    tagged_amortized_cost / nullif(total_amortized_cost, 0) AS coverage,
+    tagged_line_items,
+    line_items
+FROM by_account

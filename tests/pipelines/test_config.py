@@ -1,0 +1,125 @@
+"""load_config: finops.toml merged over the seed defaults; bad files name the file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines.config import Config, fold_tag_key, load_config
+from pipelines.errors import ConfigError
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "finops.toml.example"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "finops.toml"
+    path.write_text(text)
+    return path
+
+
+def aliases(config: Config, dimension: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    found = config.dimension(dimension)
+    return found.key_aliases, dict(found.value_aliases)
+
+
+def test_defaults_come_from_the_seeds():
+    config = Config()
+    assert [dimension.name for dimension in config.tag_dimensions] == ["team", "env"]
+    assert aliases(config, "team") == (("team", "ownerteam", "owner"), {})
+    assert aliases(config, "env") == (
+        ("env", "environment", "stage"),
+        {"prd": "prod", "production": "prod", "development": "dev", "stg": "staging"},
+    )
+
+
+def test_no_file_gives_the_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_config(None) == Config()
+
+
+def test_default_file_in_the_working_directory_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    write(tmp_path, '[tags.team]\nkeys = ["squad"]\n')
+    monkeypatch.chdir(tmp_path)
+    config = load_config(None)
+    assert config.source == Path("finops.toml")
+    assert aliases(config, "team") == (("squad",), {})
+
+
+def test_named_file_that_is_missing_is_a_config_error(tmp_path: Path):
+    with pytest.raises(ConfigError, match="nope.toml: no such configuration file"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_keys_replace_the_default_list_folded_and_in_order(tmp_path: Path):
+    path = write(tmp_path, '[tags.team]\nkeys = ["user:Squad", "Owner-Team", "squad", "team"]\n')
+    assert aliases(load_config(path), "team") == (("squad", "ownerteam", "team"), {})
+
+
+def test_values_are_added_to_the_default_aliases(tmp_path: Path):
+    path = write(tmp_path, '[tags.env]\nvalues = { " QA " = "Test", prd = "production" }\n')
+    keys, values = aliases(load_config(path), "env")
+    assert keys == ("env", "environment", "stage")
+    assert values == {
+        "prd": "production",
+        "production": "prod",
+        "development": "dev",
+        "stg": "staging",
+        "qa": "test",
+    }
+
+
+def test_new_dimension_is_added_after_the_defaults(tmp_path: Path):
+    path = write(
+        tmp_path, '[tags.cost_center]\nkeys = ["CostCenter"]\nvalues = { cc1 = "finance" }\n'
+    )
+    config = load_config(path)
+    assert [dimension.name for dimension in config.tag_dimensions] == ["team", "env", "cost_center"]
+    assert config.tag_key_alias_rows()[-1] == ("cost_center", "costcenter", 1)
+    assert config.tag_value_alias_rows()[-1] == ("cost_center", "cc1", "finance")
+
+
+def test_example_file_loads_and_restates_the_defaults():
+    config = load_config(EXAMPLE)
+    assert config.tag_dimensions == Config().tag_dimensions
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[tag.team]\n", r"finops.toml: tag: unknown option .*did you mean 'tags'\?"),
+        ('[tags.team]\nkey = ["a"]\n', r"finops.toml: tags.team.key: unknown option .*'keys'"),
+        ('[tags.team]\nkeys = "team"\n', r"tags.team.keys: expected a non-empty list"),
+        ("[tags.team]\nkeys = []\n", r"tags.team.keys: expected a non-empty list"),
+        ('[tags.team]\nkeys = ["::"]\n', r"tags.team.keys: bad tag key '::'"),
+        ("[tags.env]\nvalues = { prd = 1 }\n", r"tags.env.values.prd: bad canonical value 1"),
+        ('[tags.env]\nvalues = ["prd"]\n', r"tags.env.values: expected a table"),
+        ('[tags.cost_center]\nvalues = { a = "b" }\n', r"tags.cost_center.keys: missing"),
+        ('[tags.Cost-Center]\nkeys = ["cc"]\n', r"tags.Cost-Center: bad dimension name"),
+        ('tags = "team"\n', r"finops.toml: tags: expected a table"),
+        ("[tags.team\n", r"finops.toml: not valid TOML"),
+    ],
+)
+def test_bad_file_is_a_config_error_naming_file_and_key(tmp_path: Path, text: str, message: str):
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("key", "folded"),
+    [
+        ("user:Team", "team"),
+        ("user_team", "team"),
+        ("Team", "team"),
+        ("user:owner_team", "ownerteam"),
+        ("user_owner_team", "ownerteam"),
+        ("User:Cost Center", "costcenter"),
+        ("aws:createdBy", "awscreatedby"),
+        ("aws_created_by", "awscreatedby"),
+        ("username", "username"),
+    ],
+)
+def test_fold_tag_key(key: str, folded: str):
+    assert fold_tag_key(key) == folded

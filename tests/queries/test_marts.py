@@ -1,0 +1,223 @@
+"""The marts: daily_cost, showback_monthly and tag_coverage, with numbers worked out by hand."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+from model_fixtures import line_item, records
+
+ACCOUNT_A = "111111111111"
+ACCOUNT_B = "222222222222"
+
+
+def test_daily_cost_adds_up_per_day_account_service_and_region(build_models):
+    connection, _ = build_models(
+        [
+            line_item(line_item_unblended_cost=1.25, pricing_public_on_demand_cost=2.0),
+            line_item(
+                line_item_unblended_cost=0.75,
+                line_item_usage_start_date=datetime(2024, 1, 15, 23),
+                pricing_public_on_demand_cost=1.0,
+            ),
+            line_item(
+                line_item_unblended_cost=4.0, line_item_usage_start_date=datetime(2024, 1, 16)
+            ),
+            line_item(line_item_unblended_cost=3.0, line_item_usage_account_id=ACCOUNT_B),
+            line_item(line_item_unblended_cost=5.0, product_region_code="eu-west-1"),
+            line_item(
+                line_item_line_item_type="DiscountedUsage",
+                line_item_unblended_cost=0.0,
+                reservation_effective_cost=0.5,
+            ),
+        ]
+    )
+    rows = records(
+        connection,
+        """
+        SELECT usage_date, account_id, region, unblended_cost, amortized_cost,
+               public_on_demand_cost, line_items
+        FROM daily_cost ORDER BY usage_date, account_id, region
+        """,
+    )
+    assert rows == [
+        {
+            "usage_date": date(2024, 1, 15),
+            "account_id": ACCOUNT_A,
+            "region": "eu-west-1",
+            "unblended_cost": 5.0,
+            "amortized_cost": 5.0,
+            "public_on_demand_cost": 0.0,
+            "line_items": 1,
+        },
+        {
+            "usage_date": date(2024, 1, 15),
+            "account_id": ACCOUNT_A,
+            "region": "us-east-1",
+            "unblended_cost": 2.0,
+            "amortized_cost": 2.5,
+            "public_on_demand_cost": 3.0,
+            "line_items": 3,
+        },
+        {
+            "usage_date": date(2024, 1, 15),
+            "account_id": ACCOUNT_B,
+            "region": "us-east-1",
+            "unblended_cost": 3.0,
+            "amortized_cost": 3.0,
+            "public_on_demand_cost": 0.0,
+            "line_items": 1,
+        },
+        {
+            "usage_date": date(2024, 1, 16),
+            "account_id": ACCOUNT_A,
+            "region": "us-east-1",
+            "unblended_cost": 4.0,
+            "amortized_cost": 4.0,
+            "public_on_demand_cost": 0.0,
+            "line_items": 1,
+        },
+    ]
+
+
+SHOWBACK_ROWS = [
+    line_item(
+        line_item_unblended_cost=10.0, resource_tags={"user:Team": "Payments", "user:Env": "prd"}
+    ),
+    line_item(
+        line_item_unblended_cost=5.0, resource_tags={"user_team": "payments", "user_env": "dev"}
+    ),
+    line_item(line_item_unblended_cost=3.0, resource_tags={"user:Team": "Search"}),
+    line_item(line_item_unblended_cost=2.0, resource_tags=None),
+    line_item(line_item_unblended_cost=0.5, line_item_line_item_type="Tax", resource_tags={}),
+    # An RI that is a quarter unused: its fee counts 1.5 amortized, none of it tagged.
+    line_item(
+        line_item_line_item_type="RIFee",
+        line_item_unblended_cost=6.0,
+        reservation_unused_recurring_fee=1.5,
+    ),
+    line_item(
+        line_item_unblended_cost=7.0,
+        billing_period="2024-02",
+        line_item_usage_start_date=datetime(2024, 2, 1),
+        resource_tags={"user:Team": "Search", "user:Env": "production"},
+    ),
+]
+
+
+def test_untagged_spend_is_its_own_showback_row(build_models):
+    connection, _ = build_models(SHOWBACK_ROWS)
+    rows = records(
+        connection,
+        """
+        SELECT billing_period, team, env, unblended_cost, amortized_cost, line_items
+        FROM showback_monthly ORDER BY billing_period, team, env
+        """,
+    )
+    assert [tuple(row.values()) for row in rows] == [
+        ("2024-01", "(untagged)", "(untagged)", 8.5, 4.0, 3),
+        ("2024-01", "payments", "dev", 5.0, 5.0, 1),
+        ("2024-01", "payments", "prod", 10.0, 10.0, 1),
+        ("2024-01", "search", "(untagged)", 3.0, 3.0, 1),
+        ("2024-02", "search", "prod", 7.0, 7.0, 1),
+    ]
+
+
+def test_showback_sums_back_to_the_period_total(build_models):
+    connection, result = build_models(SHOWBACK_ROWS)
+    assert result.ok, result.check_failures
+    totals = records(
+        connection,
+        """
+        SELECT billing_period, sum(amortized_cost) AS amortized, sum(share_of_period) AS share
+        FROM showback_monthly GROUP BY billing_period ORDER BY billing_period
+        """,
+    )
+    staged = records(
+        connection,
+        """
+        SELECT billing_period, sum(amortized_cost) AS amortized
+        FROM stg_line_items GROUP BY billing_period ORDER BY billing_period
+        """,
+    )
+    # 10 + 5 + 3 + 2 + 0.5 + 1.5 in January; February is one line.
+    assert [row["amortized"] for row in totals] == [22.0, 7.0]
+    assert [row["amortized"] for row in totals] == [row["amortized"] for row in staged]
+    assert [row["share"] for row in totals] == pytest.approx([1.0, 1.0], abs=1e-12)
+
+
+def test_share_of_period_is_null_when_the_period_costs_nothing(build_models):
+    connection, _ = build_models(
+        [
+            line_item(line_item_unblended_cost=1.0, resource_tags={"user:Team": "a"}),
+            line_item(line_item_unblended_cost=-1.0, line_item_line_item_type="Credit"),
+        ]
+    )
+    rows = records(connection, "SELECT team, share_of_period FROM showback_monthly ORDER BY team")
+    assert rows == [
+        {"team": "(untagged)", "share_of_period": None},
+        {"team": "a", "share_of_period": None},
+    ]
+
+
+def test_tag_coverage_per_account_and_for_the_whole_period(build_models):
+    connection, _ = build_models(
+        [
+            line_item(
+                line_item_unblended_cost=6.0, resource_tags={"user:Team": "a", "user:Env": "prod"}
+            ),
+            line_item(line_item_unblended_cost=2.0, resource_tags={"user:Team": "a"}),
+            line_item(line_item_unblended_cost=2.0),
+            line_item(
+                line_item_usage_account_id=ACCOUNT_B,
+                line_item_unblended_cost=5.0,
+                resource_tags={"user:Env": "dev"},
+            ),
+        ]
+    )
+    rows = records(
+        connection,
+        """
+        SELECT account_id, dimension, tagged_amortized_cost, total_amortized_cost, coverage
+        FROM tag_coverage ORDER BY account_id, dimension
+        """,
+    )
+    assert [tuple(row.values()) for row in rows] == [
+        ("(all)", "env", 11.0, 15.0, pytest.approx(11 / 15)),
+        ("(all)", "team", 8.0, 15.0, pytest.approx(8 / 15)),
+        (ACCOUNT_A, "env", 6.0, 10.0, 0.6),
+        (ACCOUNT_A, "team", 8.0, 10.0, 0.8),
+        (ACCOUNT_B, "env", 5.0, 5.0, 1.0),
+        (ACCOUNT_B, "team", 0.0, 5.0, 0.0),
+    ]
+
+
+def test_tag_coverage_is_null_when_nothing_was_spent(build_models):
+    connection, _ = build_models([line_item(line_item_unblended_cost=0.0)])
+    rows = records(
+        connection, "SELECT DISTINCT coverage FROM tag_coverage WHERE billing_period = '2024-01'"
+    )
+    assert rows == [{"coverage": None}]
+
+
+def test_tag_coverage_covers_configured_dimensions(build_models):
+    from pipelines.config import Config, TagDimension, default_tag_dimensions
+
+    config = Config(
+        tag_dimensions=(*default_tag_dimensions(), TagDimension("cost_center", ("costcenter",)))
+    )
+    connection, _ = build_models(
+        [line_item(resource_tags={"user:CostCenter": "CC1"}), line_item()], config=config
+    )
+    rows = records(
+        connection,
+        """
+        SELECT dimension, coverage FROM tag_coverage
+        WHERE account_id = '(all)' ORDER BY dimension
+        """,
+    )
+    assert rows == [
+        {"dimension": "cost_center", "coverage": 0.5},
+        {"dimension": "env", "coverage": 0.0},
+        {"dimension": "team", "coverage": 0.0},
+    ]
