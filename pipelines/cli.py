@@ -37,7 +37,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-errors = Console(stderr=True)
+# Error lines are never wrapped: a file path cut in two cannot be pasted.
+errors = Console(stderr=True, soft_wrap=True)
 
 WarehouseOption = Annotated[
     Path,
@@ -193,8 +194,6 @@ def _build(warehouse: Path, config: Path | None) -> None:
     from pipelines.config import load_config
     from pipelines.models import build
 
-    if config is None and Path("finops.toml").is_file():
-        config = Path("finops.toml")
     result = build(warehouse, load_config(config))
     console.print(
         f"Built {len(result.models)} models into {Path(warehouse) / 'finops.duckdb'}",

@@ -1,0 +1,99 @@
+"""The finops command as a user meets it: exit codes, one-line errors, the main job's summary."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from tests.conftest import DEMO, FOCUS_CONVERTERS_CSV, tree_digest
+
+runner = CliRunner()
+
+
+def test_help_lists_the_commands():
+    result = runner.invoke(app, ["--help"])
+
+    assert result.exit_code == 0
+    for command in ("ingest", "build", "summary", "run", "sample"):
+        assert command in result.stdout
+
+
+def test_bad_file_exits_1_with_the_file_named_and_nothing_committed(tmp_path: Path):
+    warehouse = tmp_path / "wh"
+    assert runner.invoke(app, ["ingest", str(FOCUS_CONVERTERS_CSV), "-w", str(warehouse)]).exit_code == 0
+    before = tree_digest(warehouse / "line_items")
+    broken = tmp_path / "cur.csv.gz"
+    broken.write_bytes(gzip.compress(FOCUS_CONVERTERS_CSV.read_bytes())[:4000])
+
+    result = runner.invoke(app, ["ingest", str(broken), "-w", str(warehouse)])
+
+    assert result.exit_code == 1
+    assert str(broken) in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert tree_digest(warehouse / "line_items") == before
+
+
+def test_s3_source_says_it_is_not_supported_yet(tmp_path: Path):
+    result = runner.invoke(app, ["ingest", "s3://bucket/cur/", "-w", str(tmp_path / "wh")])
+
+    assert result.exit_code == 1
+    assert "not supported yet" in result.stderr
+
+
+def test_installed_command_exits_non_zero_on_a_cost_that_is_not_a_number(tmp_path: Path):
+    with FOCUS_CONVERTERS_CSV.open(newline="", encoding="utf-8") as handle:
+        header, *rows = list(csv.reader(handle))
+    rows[0][header.index("lineItem/UnblendedCost")] = "n/a"
+    source = tmp_path / "cur.csv"
+    with source.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([header, *rows])
+    finops = Path(sys.executable).with_name("finops")
+
+    completed = subprocess.run(
+        [str(finops), "ingest", str(source), "--warehouse", str(tmp_path / "wh")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert completed.returncode == 1
+    assert f"{source}, row 1, column 'lineItem/UnblendedCost': 'n/a' is not a number" in (
+        completed.stderr
+    )
+
+
+@pytest.mark.parametrize("command", ["ingest", "run"])
+def test_missing_source_is_one_clear_line(tmp_path: Path, command: str):
+    result = runner.invoke(app, [command, str(tmp_path / "nope"), "-w", str(tmp_path / "wh")])
+
+    assert result.exit_code == 1
+    assert "no such file or folder" in result.stderr
+
+
+def test_run_on_the_demo_sample_prints_the_generators_totals(tmp_path: Path):
+    truth = json.loads((DEMO / "ground_truth.json").read_text())
+    warehouse = tmp_path / "wh"
+
+    result = runner.invoke(app, ["run", str(DEMO / "cur"), "-w", str(warehouse)])
+
+    assert result.exit_code == 0, result.stderr
+    for section in ("Spend by month", "Top services", "Showback by team", "Tag coverage"):
+        assert section in result.stdout
+    for period, figures in truth["periods"].items():
+        assert period in result.stdout
+        assert f"${figures['unblended']:,.2f}" in result.stdout
+        assert f"${figures['amortized']:,.2f}" in result.stdout
+    assert (warehouse / "finops.duckdb").is_file()
+
+    again = runner.invoke(app, ["run", str(DEMO / "cur"), "-w", str(warehouse)])
+
+    assert again.exit_code == 0
+    assert again.stdout.count("unchanged") == len(truth["periods"])
