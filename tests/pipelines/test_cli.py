@@ -28,7 +28,8 @@ def test_help_lists_the_commands():
 
 def test_bad_file_exits_1_with_the_file_named_and_nothing_committed(tmp_path: Path):
     warehouse = tmp_path / "wh"
-    assert runner.invoke(app, ["ingest", str(FOCUS_CONVERTERS_CSV), "-w", str(warehouse)]).exit_code == 0
+    first = runner.invoke(app, ["ingest", str(FOCUS_CONVERTERS_CSV), "-w", str(warehouse)])
+    assert first.exit_code == 0
     before = tree_digest(warehouse / "line_items")
     broken = tmp_path / "cur.csv.gz"
     broken.write_bytes(gzip.compress(FOCUS_CONVERTERS_CSV.read_bytes())[:4000])
