@@ -57,7 +57,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -395,12 +394,6 @@ class PeriodTruth:
     amortized_by_service: dict[str, float]
     #: Older assemblies of the same period that are in the bucket but not in the manifest.
     superseded_assembly_ids: list[str] = field(default_factory=list)
-
-    def __getitem__(self, key: str) -> Any:
-        """``period["rows"]`` reads like the period's object in ``ground_truth.json``."""
-        if key not in self.__dataclass_fields__:
-            raise KeyError(key)
-        return getattr(self, key)
 
 
 @dataclass
