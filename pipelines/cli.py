@@ -144,7 +144,7 @@ def sample_command(
     with _failures_exit():
         truth = generate(out_dir, rows=rows, months=months, seed=seed, start=start)
         console.print(
-            f"Wrote {sum(p['rows'] for p in truth.periods.values()):,} line items in "
+            f"Wrote {sum(p.rows for p in truth.periods.values()):,} line items in "
             f"{len(truth.periods)} billing periods to {out_dir}"
         )
 
