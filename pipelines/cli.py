@@ -128,6 +128,11 @@ def run_command(
         _print_ingest(result)
         _build(warehouse, config)
         _print_summary(summarize(warehouse))
+        console.print(
+            f"Query the models: duckdb {Path(warehouse) / 'finops.duckdb'} "
+            "(views: stg_line_items, daily_cost, showback_monthly, tag_coverage)",
+            highlight=False,
+        )
 
 
 @app.command("sample")
@@ -143,9 +148,11 @@ def sample_command(
 
     with _failures_exit():
         truth = generate(out_dir, rows=rows, months=months, seed=seed, start=start)
+        periods = len(truth.periods)
         console.print(
-            f"Wrote {sum(p.rows for p in truth.periods.values()):,} line items in "
-            f"{len(truth.periods)} billing periods to {out_dir}"
+            f"Wrote {sum(p.rows for p in truth.periods.values()):,} line items in {periods} "
+            f"billing period{'s' * (periods != 1)} to {out_dir} (ground truth: "
+            f"{out_dir / 'ground_truth.json'})"
         )
 
 

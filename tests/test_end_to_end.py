@@ -14,7 +14,8 @@ import pytest
 from pipelines.ingest import ingest
 from pipelines.models import build
 from pipelines.summary import summarize
-from tests.conftest import CLOUDACADEMY, FOCUS_CONVERTERS_CSV
+from sample_data.generate import GroundTruth
+from tests.conftest import CLOUDACADEMY, DEMO, FOCUS_CONVERTERS_CSV
 
 # Pinned from the raw WorkshopCUR files (math.fsum over every row). Amortized follows AWS:
 # Usage at unblended cost, DiscountedUsage at reservation_effective_cost, RIFee only for its
@@ -117,3 +118,38 @@ def test_real_legacy_csv_total_equals_the_raw_sum(tmp_path: Path):
     assert month["unblended_cost"] == pytest.approx(float(raw), abs=1e-9)
     # Usage and Tax only: amortized equals unblended.
     assert month["amortized_cost"] == pytest.approx(float(raw), abs=1e-9)
+
+
+def test_generated_sample_ground_truth_equals_what_the_pipeline_reports(tmp_path: Path):
+    # The committed demo sample has a superseded assembly in every month: only the manifest's
+    # current assembly may count.
+    truth = GroundTruth.from_json((DEMO / "ground_truth.json").read_text())
+    warehouse = tmp_path / "wh"
+
+    ingest(str(DEMO / "cur"), warehouse)
+    build(warehouse)
+
+    with duckdb.connect(str(warehouse / "finops.duckdb"), read_only=True) as db:
+        for period, expected in truth.periods.items():
+            rows, unblended, amortized = db.execute(
+                "SELECT count(*), sum(unblended_cost), sum(amortized_cost) FROM stg_line_items "
+                "WHERE billing_period = ?",
+                [period],
+            ).fetchone()
+            assert rows == expected.rows
+            assert unblended == pytest.approx(expected.unblended, abs=1e-6)
+            assert amortized == pytest.approx(expected.amortized, abs=1e-6)
+            for dimension, truth_by_value in (
+                ("team", expected.amortized_by_team),
+                ("env", expected.amortized_by_env),
+            ):
+                showback = dict(
+                    db.execute(
+                        f"SELECT {dimension}, sum(amortized_cost) FROM showback_monthly "
+                        "WHERE billing_period = ? GROUP BY 1",
+                        [period],
+                    ).fetchall()
+                )
+                assert showback.keys() == truth_by_value.keys()
+                for value, cost in truth_by_value.items():
+                    assert showback[value] == pytest.approx(cost, abs=1e-6), (dimension, value)
