@@ -129,9 +129,7 @@ def run_command(
         _build(warehouse, config)
         _print_summary(summarize(warehouse))
         console.print(
-            f"Query the models: duckdb {Path(warehouse) / 'finops.duckdb'} "
-            "(views: stg_line_items, daily_cost, showback_monthly, tag_coverage)",
-            highlight=False,
+            f"Query the models with: duckdb {Path(warehouse) / 'finops.duckdb'}", highlight=False
         )
 
 
@@ -203,7 +201,7 @@ def _build(warehouse: Path, config: Path | None) -> None:
 
     result = build(warehouse, load_config(config))
     console.print(
-        f"Built {len(result.models)} models into {Path(warehouse) / 'finops.duckdb'}",
+        f"Built {len(result.models)} models into {result.database}: {', '.join(result.models)}",
         highlight=False,
     )
     for failure in result.check_failures:
