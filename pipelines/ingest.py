@@ -21,12 +21,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines.conform import conform_batch, plan_columns
+from pipelines.contract import LINE_ITEMS_SCHEMA
 from pipelines.errors import FinopsError, IngestFailed, InputError
 from pipelines.readers import read_batches, source_columns
 from pipelines.sources import Delivery, locate
 from pipelines.warehouse import RunRecord, Warehouse
 
 log = logging.getLogger(__name__)
+
+ROW_GROUP_ROWS = 128 * 1024
 
 #: Called as each source file is done with (file, its size, bytes of all files to read);
 #: the CLI draws a progress bar with it.
@@ -177,30 +180,32 @@ def _write_file(
     """Conform one source file into one Parquet part; returns rows, cost, currencies, drops."""
     name = str(path)
     column_plan = plan_columns(name, source_columns(path))
+    period_column = column_plan.fixed["bill_billing_period_start_date"]
     size = path.stat().st_size
     rows = 0
     cost = 0.0
     currencies: set[str] = set()
 
-    writer: pq.ParquetWriter | None = None
+    writer = pq.ParquetWriter(out_path, LINE_ITEMS_SCHEMA, compression="zstd")
+    pending: list[pa.Table] = []
     try:
         for source_batch in read_batches(path):
             table = conform_batch(name, column_plan, source_batch.batch, source_batch.first_row)
-            period_column = column_plan.fixed["bill_billing_period_start_date"]
             _check_period(name, table, period, source_batch.first_row, period_column)
-            if writer is None:
-                writer = pq.ParquetWriter(out_path, table.schema, compression="zstd")
-            writer.write_table(table)
             rows += table.num_rows
             cost += pc.sum(table.column("line_item_unblended_cost")).as_py() or 0.0
-            currencies |= {
-                value
-                for value in pc.unique(table.column("line_item_currency_code")).to_pylist()
-                if value
-            }
+            currencies |= set(
+                pc.unique(table.column("line_item_currency_code")).drop_null().to_pylist()
+            )
+            pending.append(table)
+            # Small CSV blocks keep memory low; row groups of this size keep queries fast.
+            if sum(part.num_rows for part in pending) >= ROW_GROUP_ROWS:
+                writer.write_table(pa.concat_tables(pending))
+                pending = []
+        if pending:
+            writer.write_table(pa.concat_tables(pending))
     finally:
-        if writer is not None:
-            writer.close()
+        writer.close()
 
     if rows == 0:
         raise InputError(name, "file holds no line items", expected="at least one data row")

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from pipelines.errors import InputError
 
-BATCH_BYTES = 16 << 20
+BATCH_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
