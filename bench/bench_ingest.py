@@ -43,7 +43,11 @@ def main() -> None:
         root = Path(scratch)
         generate(root / "export", rows=args.rows, months=args.months, seed=args.seed)
         # The files the manifests name: what ingest reads, and so what the peer reads too.
-        files = [str(path) for delivery in locate(str(root / "export")) for path in delivery.files]
+        files = [
+            str(path)
+            for delivery in locate(str(root / "export")).deliveries
+            for path in delivery.files
+        ]
 
         started = time.perf_counter()
         result = ingest(str(root / "export"), root / "warehouse")

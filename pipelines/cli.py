@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -23,6 +24,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from pipelines.config import Config
 from pipelines.errors import FinopsError, IngestFailed
 from pipelines.ingest import IngestResult, ingest
 from pipelines.summary import Section, summarize
@@ -49,6 +51,15 @@ WarehouseOption = Annotated[
         help="Warehouse folder (created when missing): line_items/, _runs/, finops.duckdb.",
     ),
 ]
+ExistingWarehouseOption = Annotated[
+    Path,
+    typer.Option(
+        "--warehouse",
+        "-w",
+        envvar="FINOPS_WAREHOUSE",
+        help="Warehouse folder that `finops ingest` wrote.",
+    ),
+]
 ConfigOption = Annotated[
     Path | None,
     typer.Option(
@@ -61,6 +72,7 @@ ConfigOption = Annotated[
 SourceArgument = Annotated[
     str,
     typer.Argument(
+        metavar="SOURCE",
         help="A folder holding a CUR export (legacy CSV with manifests, or Athena-layout "
         "Parquet year=YYYY/month=MM), or a single CUR file (.csv, .csv.gz, .csv.zip, .parquet).",
         show_default=False,
@@ -90,9 +102,8 @@ def ingest_command(
 ) -> None:
     """Ingest a CUR export into the warehouse's line_items dataset.
 
-    Each billing period is replaced whole and atomically; a re-run with an unchanged source
-    does nothing. A bad file stops the commit of the whole run: the warehouse stays as it was.
-    """
+    Each billing period is replaced whole and atomically; a re-run with an unchanged source does nothing. A bad file stops the commit of the whole run: the warehouse stays as it was.
+    """  # noqa: E501 - typer re-wraps help text; a hard break would show mid-sentence
     with _failures_exit():
         result = _ingest_with_progress(source, warehouse, force)
         _print_ingest(result)
@@ -100,16 +111,18 @@ def ingest_command(
 
 @app.command("build")
 def build_command(
-    warehouse: WarehouseOption = Path("warehouse"),
+    warehouse: ExistingWarehouseOption = Path("warehouse"),
     config: ConfigOption = None,
 ) -> None:
     """Build the SQL models of queries/ on DuckDB and write finops.duckdb for analysts."""
+    from pipelines.config import load_config
+
     with _failures_exit():
-        _build(warehouse, config)
+        _build(warehouse, load_config(config))
 
 
 @app.command("summary")
-def summary_command(warehouse: WarehouseOption = Path("warehouse")) -> None:
+def summary_command(warehouse: ExistingWarehouseOption = Path("warehouse")) -> None:
     """Print spend by month, top services, showback by team and tag coverage."""
     with _failures_exit():
         _print_summary(summarize(warehouse))
@@ -123,13 +136,19 @@ def run_command(
     force: ForceOption = False,
 ) -> None:
     """The main job: ingest SOURCE, build the models, print the summary."""
+    from pipelines.config import load_config
+
     with _failures_exit():
+        settings = load_config(config)  # a bad finops.toml stops the run before any ingest
         result = _ingest_with_progress(source, warehouse, force)
         _print_ingest(result)
-        _build(warehouse, config)
+        _build(warehouse, settings)
         _print_summary(summarize(warehouse))
         console.print(
-            f"Query the models with: duckdb {Path(warehouse) / 'finops.duckdb'}", highlight=False
+            "Query the models from DuckDB or Python: "
+            f"duckdb.connect('{Path(warehouse) / 'finops.duckdb'}', read_only=True)",
+            highlight=False,
+            markup=False,
         )
 
 
@@ -145,7 +164,10 @@ def sample_command(
     from sample_data.generate import generate
 
     with _failures_exit():
-        truth = generate(out_dir, rows=rows, months=months, seed=seed, start=start)
+        try:
+            truth = generate(out_dir, rows=rows, months=months, seed=seed, start=start)
+        except ValueError as error:
+            raise typer.BadParameter(str(error)) from None
         periods = len(truth.periods)
         console.print(
             f"Wrote {sum(p.rows for p in truth.periods.values()):,} line items in {periods} "
@@ -163,18 +185,21 @@ class _failures_exit:
     def __exit__(self, kind: type | None, error: BaseException | None, _tb: object) -> bool:
         if isinstance(error, IngestFailed):
             count = len(error.failures)
-            errors.print(
-                f"[red]error:[/] ingest failed ({count} bad file{'s' * (count > 1)}); "
-                "nothing was committed",
-                highlight=False,
-            )
+            _error(f"ingest failed ({count} bad file{'s' * (count > 1)}); nothing was committed")
             for failure in error.failures:
                 errors.print(f"  {failure}", markup=False, highlight=False)
             raise typer.Exit(1)
         if isinstance(error, FinopsError):
-            errors.print(f"[red]error:[/] {error}", highlight=False)
+            _error(str(error))
             raise typer.Exit(1)
+        if isinstance(error, KeyboardInterrupt):
+            _error("interrupted; the next run finishes or discards what this one left")
+            raise typer.Exit(130)
         return False
+
+
+def _error(message: str) -> None:
+    errors.print(f"[red]error:[/] {escape(message)}", highlight=False)
 
 
 def _ingest_with_progress(source: str, warehouse: Path, force: bool) -> IngestResult:
@@ -195,11 +220,10 @@ def _ingest_with_progress(source: str, warehouse: Path, force: bool) -> IngestRe
         return ingest(source, warehouse, force=force, progress=advance)
 
 
-def _build(warehouse: Path, config: Path | None) -> None:
-    from pipelines.config import load_config
+def _build(warehouse: Path, config: Config) -> None:
     from pipelines.models import build
 
-    result = build(warehouse, load_config(config))
+    result = build(warehouse, config)
     console.print(
         f"Built {len(result.models)} models into {result.database}: {', '.join(result.models)}",
         highlight=False,
@@ -211,7 +235,8 @@ def _build(warehouse: Path, config: Path | None) -> None:
 def _print_ingest(result: IngestResult) -> None:
     table = Table(title="Ingest", title_justify="left")
     for column in ("billing period", "outcome", "files", "rows", "unblended cost", "note"):
-        table.add_column(column, justify="right" if column in ("files", "rows") else "left")
+        numeric = column in ("files", "rows", "unblended cost")
+        table.add_column(column, justify="right" if numeric else "left", overflow="fold")
     for record in result.records:
         note = record.message
         if len(record.currencies) > 1:
@@ -250,7 +275,7 @@ def _cell(column: str, value: object) -> str:
     if value is None:
         return "-"
     if column in ("share", "coverage") and isinstance(value, float):
-        return f"{value:.1%}"
+        return f"{value + 0.0:.1%}" if abs(value) >= 5e-4 else f"{0:.1%}"  # no "-0.0%"
     if column.endswith("cost") and isinstance(value, float):
         return _money(value)
     if isinstance(value, int):
@@ -260,7 +285,8 @@ def _cell(column: str, value: object) -> str:
 
 def _money(value: float, currencies: list[str] | None = None) -> str:
     symbol = "$" if not currencies or currencies == ["USD"] else f"{'/'.join(currencies)} "
-    return f"{symbol}{value:,.2f}"
+    sign = "-" if round(value, 2) < 0 else ""
+    return f"{sign}{symbol}{abs(value):,.2f}"
 
 
 def main() -> None:

@@ -6,7 +6,6 @@ held a value that is not what AWS writes there.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +22,11 @@ from pipelines.errors import InputError
 
 # Columns whose every row must hold a value: a line item without them cannot be costed or
 # placed in a billing period.
-NOT_NULL_COLUMNS = ("bill_billing_period_start_date", "line_item_unblended_cost")
+NOT_NULL_COLUMNS = (
+    "bill_billing_period_start_date",
+    "line_item_unblended_cost",
+    "line_item_usage_start_date",
+)
 
 # Columns AWS writes that the contract leaves out on purpose: the Athena partition columns and
 # the legacy-only ``bill/BillingPeriod*`` duplicates are already carried by the partition.
@@ -105,20 +108,44 @@ def _convert(
 ) -> pa.Array:
     if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
         values = _empty_as_null(values)
+    if target == pa.float64():
+        numbers = (
+            _parse_numbers(path, source, values, first_row)
+            if source_is_text(values)
+            else _cast_or_refuse(path, source, values, target)
+        )
+        _refuse_non_finite(path, source, numbers, first_row)
+        return numbers
     if values.type == target:
         return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
     if target == pa.string():
         return pc.cast(values, target)
-    if target in (pa.float64(),) and source_is_text(values):
-        return _parse_numbers(path, source, values, first_row)
     if pa.types.is_timestamp(target):
         return _parse_timestamps(path, source, values, target, first_row)
+    return _cast_or_refuse(path, source, values, target)
+
+
+def _cast_or_refuse(path: str, source: str, values: pa.Array, target: pa.DataType) -> pa.Array:
     try:
         return pc.cast(values, target)
     except pa.ArrowException:
         raise InputError(
             path, f"column of type {values.type} cannot hold {target}", column=source
         ) from None
+
+
+def _refuse_non_finite(path: str, source: str, numbers: pa.Array, first_row: int) -> None:
+    # NaN and infinity are not amounts AWS bills; summed, one of them poisons every total.
+    bad = pc.invert(pc.is_finite(numbers))
+    if pc.any(bad).as_py():
+        offset = int(pc.index(bad, True).as_py())
+        raise InputError(
+            path,
+            f"{numbers[offset].as_py()} is not a finite number",
+            row=first_row + offset,
+            column=source,
+            expected="a decimal number such as 0.0123 or 1.2E-7",
+        )
 
 
 def source_is_text(values: pa.Array) -> bool:
@@ -134,34 +161,24 @@ def _empty_as_null(values: pa.Array) -> pa.Array:
 def _parse_numbers(path: str, source: str, values: pa.Array, first_row: int) -> pa.Array:
     trimmed = pc.utf8_trim_whitespace(values)
     try:
-        numbers = pc.cast(trimmed, pa.float64())
+        return pc.cast(trimmed, pa.float64())
     except pa.ArrowInvalid:
-        numbers = None
-    if numbers is not None:
-        finite = pc.is_finite(numbers)
-        if pc.all(pc.or_kleene(finite, pc.is_null(numbers))).as_py():
-            return numbers
-    raise _first_bad_number(path, source, trimmed, first_row)
-
-
-def _first_bad_number(path: str, source: str, values: pa.Array, first_row: int) -> InputError:
-    # Only on the error path: find the first cell that is not a finite number.
-    for offset, value in enumerate(values.to_pylist()):
+        pass
+    # Only on the error path: find the first cell that Arrow cannot read as a number.
+    for offset, value in enumerate(trimmed.to_pylist()):
         if value is None:
             continue
         try:
-            ok = math.isfinite(float(value))
-        except ValueError:
-            ok = False
-        if not ok:
-            return InputError(
+            pc.cast(pa.array([value]), pa.float64())
+        except pa.ArrowInvalid:
+            raise InputError(
                 path,
                 f"{_quote(value)} is not a number",
                 row=first_row + offset,
                 column=source,
                 expected="a decimal number such as 0.0123 or 1.2E-7",
-            )
-    return InputError(path, "not a number", column=source, expected="a decimal number")
+            ) from None
+    raise InputError(path, "not a number", column=source, expected="a decimal number")
 
 
 def _parse_timestamps(

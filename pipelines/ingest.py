@@ -9,6 +9,7 @@ files) is left alone. Every run is recorded in ``_runs`` with rows and cost in a
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -76,35 +77,50 @@ def ingest(
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")[:-3] + "-" + secrets.token_hex(2)
     result = IngestResult(run_id)
     started = time.monotonic()
+    # The run log names a local source by its absolute path: "cost.csv" says nothing later.
+    label = source if "://" in source else str(Path(source).resolve())
 
     with warehouse.lock():
         recovered = warehouse.recover()
         if recovered:
             log.warning("finished an interrupted swap of %s", ", ".join(recovered))
         try:
-            deliveries = locate(source)
+            located = locate(source)
         except FinopsError as error:
-            warehouse.append_runs([_failed_record(run_id, source, None, error, started)])
+            warehouse.append_runs([_failed_record(run_id, label, None, error, started)])
             raise
 
+        deliveries = located.deliveries
         previous = warehouse.last_ingested()
         total = sum(delivery.bytes for delivery in deliveries)
         report = (lambda path, size: progress(path, size, total)) if progress else None
-        failures: list[FinopsError] = []
+        failures: list[FinopsError] = list(located.failures)
+        for failure in located.failures:
+            result.records.append(_failed_record(run_id, label, None, failure, started))
         staged: list[str] = []
-        for delivery in deliveries:
-            known = previous.get(delivery.billing_period)
-            if not force and known and known["fingerprint"] == delivery.fingerprint:
-                result.records.append(_unchanged_record(run_id, source, delivery, known))
-                continue
-            try:
-                record = _stage_period(warehouse, run_id, source, delivery, report)
-            except FinopsError as error:
-                failures.append(error)
-                result.records.append(_failed_record(run_id, source, delivery, error, started))
-                continue
-            staged.append(delivery.billing_period)
-            result.records.append(record)
+        try:
+            for delivery in deliveries:
+                known = previous.get(delivery.billing_period)
+                if not force and known and known["fingerprint"] == delivery.fingerprint:
+                    result.records.append(_unchanged_record(run_id, label, delivery, known))
+                    continue
+                try:
+                    record = _stage_period(warehouse, run_id, label, delivery, report)
+                except FinopsError as error:
+                    failures += error.failures if isinstance(error, IngestFailed) else [error]
+                    result.records.append(_failed_record(run_id, label, delivery, error, started))
+                    continue
+                if known and known["source"] != label:
+                    record.message = f"replaces the data ingested from {known['source']}"
+                    log.warning("%s: %s", delivery.billing_period, record.message)
+                staged.append(delivery.billing_period)
+                result.records.append(record)
+        except KeyboardInterrupt:
+            # Interrupted before the swap: the staged files go, the warehouse is as it was.
+            warehouse.discard(run_id)
+            interrupted = FinopsError("interrupted; nothing was committed")
+            warehouse.append_runs([_failed_record(run_id, label, None, interrupted, started)])
+            raise
 
         if failures:
             # All or nothing: a run with a bad file commits no period, so the warehouse is
@@ -122,6 +138,24 @@ def ingest(
     return result
 
 
+@dataclass
+class FileStats:
+    """What one source file held, as written to its Parquet part."""
+
+    path: Path
+    rows: int = 0
+    cost: float = 0.0
+    currencies: set[str] = field(default_factory=set)
+    dropped: set[str] = field(default_factory=set)
+    first_line_item: tuple | None = None
+    last_line_item: tuple | None = None
+
+    @property
+    def signature(self) -> tuple:
+        """Equal for two files that hold the same line items, whatever their format."""
+        return (self.rows, round(self.cost, 6), self.first_line_item, self.last_line_item)
+
+
 def _stage_period(
     warehouse: Warehouse,
     run_id: str,
@@ -132,20 +166,20 @@ def _stage_period(
     started_at = datetime.now(UTC).replace(tzinfo=None)
     started = time.monotonic()
     out_dir = warehouse.staged_period_dir(run_id, delivery.billing_period)
-    rows = 0
-    cost = 0.0
-    currencies: set[str] = set()
-    dropped: set[str] = set()
 
+    stats: list[FileStats] = []
+    failures: list[FinopsError] = []
     for number, path in enumerate(delivery.files, start=1):
-        file_rows, file_cost, file_currencies, file_dropped = _write_file(
-            path, out_dir / f"part-{number:05d}.parquet", delivery.billing_period, progress
-        )
-        rows += file_rows
-        cost += file_cost
-        currencies |= file_currencies
-        dropped |= file_dropped
+        try:
+            part = out_dir / f"part-{number:05d}.parquet"
+            stats.append(_write_file(path, part, delivery.billing_period, progress))
+        except InputError as error:
+            failures.append(error)  # read the other files too: report every bad one at once
+    failures += _duplicate_files(stats)
+    if failures:
+        raise IngestFailed(failures)
 
+    dropped = set().union(*(file.dropped for file in stats))
     if dropped:
         log.warning(
             "%s: %d column(s) outside the CUR 2.0 contract were not kept: %s",
@@ -166,25 +200,45 @@ def _stage_period(
         outcome="ingested",
         files=[str(path) for path in delivery.files],
         bytes=delivery.bytes,
-        rows_in=rows,
+        rows_in=sum(file.rows for file in stats),
         rows_out=_rows_written(out_dir),
-        unblended_cost=cost,
-        currencies=sorted(currencies),
+        unblended_cost=math.fsum(file.cost for file in stats),
+        currencies=sorted(set().union(*(file.currencies for file in stats))),
         dropped_columns=sorted(dropped),
     )
 
 
+def _duplicate_files(stats: list[FileStats]) -> list[FinopsError]:
+    """Two files of one delivery with the same line items would count them twice.
+
+    Notes:
+        This catches whole-file copies (``a.csv`` beside ``a.csv.gz``, one Parquet file under
+        two names) by their rows, cost and first and last line item; line items repeated
+        across otherwise different files are not looked for.
+    """
+    seen: dict[tuple, Path] = {}
+    failures: list[FinopsError] = []
+    for file in stats:
+        if file.signature in seen:
+            failures.append(
+                InputError(
+                    str(file.path),
+                    f"holds the same {file.rows:,} line items as {seen[file.signature]}",
+                    expected="each line item in one file of the delivery",
+                )
+            )
+        seen.setdefault(file.signature, file.path)
+    return failures
+
+
 def _write_file(
     path: Path, out_path: Path, period: str, progress: Callable[[Path, int], None] | None
-) -> tuple[int, float, set[str], set[str]]:
-    """Conform one source file into one Parquet part; returns rows, cost, currencies, drops."""
+) -> FileStats:
+    """Conform one source file into one Parquet part."""
     name = str(path)
     column_plan = plan_columns(name, source_columns(path))
     period_column = column_plan.fixed["bill_billing_period_start_date"]
-    size = path.stat().st_size
-    rows = 0
-    cost = 0.0
-    currencies: set[str] = set()
+    stats = FileStats(path, dropped=set(column_plan.dropped))
 
     writer = pq.ParquetWriter(out_path, LINE_ITEMS_SCHEMA, compression="zstd")
     pending: list[pa.Table] = []
@@ -192,11 +246,13 @@ def _write_file(
         for source_batch in read_batches(path):
             table = conform_batch(name, column_plan, source_batch.batch, source_batch.first_row)
             _check_period(name, table, period, source_batch.first_row, period_column)
-            rows += table.num_rows
-            cost += pc.sum(table.column("line_item_unblended_cost")).as_py() or 0.0
-            currencies |= set(
+            stats.rows += table.num_rows
+            stats.cost += pc.sum(table.column("line_item_unblended_cost")).as_py() or 0.0
+            stats.currencies |= set(
                 pc.unique(table.column("line_item_currency_code")).drop_null().to_pylist()
             )
+            stats.first_line_item = stats.first_line_item or _line_item_identity(table, 0)
+            stats.last_line_item = _line_item_identity(table, table.num_rows - 1)
             pending.append(table)
             # Small CSV blocks keep memory low; row groups of this size keep queries fast.
             if sum(part.num_rows for part in pending) >= ROW_GROUP_ROWS:
@@ -207,11 +263,18 @@ def _write_file(
     finally:
         writer.close()
 
-    if rows == 0:
+    if stats.rows == 0:
         raise InputError(name, "file holds no line items", expected="at least one data row")
     if progress:
-        progress(path, size)
-    return rows, cost, currencies, set(column_plan.dropped)
+        progress(path, path.stat().st_size)
+    return stats
+
+
+def _line_item_identity(table: pa.Table, row: int) -> tuple | None:
+    if table.num_rows == 0:
+        return None
+    columns = ("identity_line_item_id", "identity_time_interval", "line_item_unblended_cost")
+    return tuple(table.column(column)[row].as_py() for column in columns)
 
 
 def _check_period(name: str, table: pa.Table, period: str, first_row: int, column: str) -> None:

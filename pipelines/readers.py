@@ -107,6 +107,9 @@ def _csv_batches(path: Path, kind: str) -> Iterator[SourceBatch]:
                 yield SourceBatch(batch, first_row)
                 first_row += batch.num_rows
         except (pa.ArrowInvalid, pa.ArrowException) as error:
+            located = _locate_csv_problem(path, kind, header)
+            if located is not None:
+                raise located from None
             raise InputError(
                 str(path), f"malformed CSV near row {first_row} ({_first_line(error)})"
             ) from None
@@ -211,6 +214,49 @@ def _csv_header(path: Path, raw: BinaryIO) -> list[str]:
     if not header:
         raise InputError(str(path), "file is empty", expected="a CUR CSV header")
     return [name.strip() for name in header]
+
+
+def _locate_csv_problem(path: Path, kind: str, header: list[str]) -> InputError | None:
+    """Find the row behind an Arrow CSV error, which names neither row nor column.
+
+    Only on the error path: the file is read again with Python's csv module, line by line,
+    to find the first line that is not UTF-8 or the first row with the wrong number of fields.
+    """
+    state = {"line": 1}
+
+    def decoded_lines(raw: BinaryIO) -> Iterator[str]:
+        raw.readline()  # the header, already checked
+        for line in raw:
+            state["line"] += 1
+            try:
+                yield line.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _not_utf8(path, header, line, state["line"]) from None
+
+    with _open_text_source(path, kind) as raw:
+        buffered = io.BufferedReader(raw)  # type: ignore[arg-type]
+        try:
+            for row, fields in enumerate(csv.reader(decoded_lines(buffered)), start=1):
+                if len(fields) != len(header):
+                    return InputError(
+                        str(path),
+                        f"{len(fields)} fields (line {state['line']})",
+                        row=row,
+                        expected=f"{len(header)} fields, as many as the header has",
+                    )
+        except InputError as error:
+            return error
+        except csv.Error as error:
+            return InputError(str(path), f"malformed CSV at line {state['line']} ({error})")
+    return None
+
+
+def _not_utf8(path: Path, header: list[str], line: bytes, number: int) -> InputError:
+    fields = next(csv.reader([line.decode("utf-8", errors="replace")]), [])
+    bad = next((i for i, field in enumerate(fields) if "\ufffd" in field), None)
+    column = header[bad] if bad is not None and bad < len(header) else None
+    problem = f"line {number} is not UTF-8 text"
+    return InputError(str(path), problem, column=column, expected="UTF-8, as AWS writes it")
 
 
 def _first_line(error: BaseException) -> str:

@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from pipelines.errors import ConfigError, InputError
+from pipelines.errors import ConfigError, FinopsError, InputError
 from pipelines.readers import file_kind, read_batches, source_columns
+
+log = logging.getLogger(__name__)
 
 _PERIOD_FOLDER = re.compile(r"^(\d{4})(\d{2})01-(\d{8})$")
 _ATHENA_MONTH = re.compile(r"year=(\d{4})/month=(\d{1,2})(?:/|$)")
@@ -46,8 +49,19 @@ class Delivery:
         self.bytes = sum(path.stat().st_size for path in self.files)
 
 
-def locate(source: str) -> list[Delivery]:
-    """Find every billing period in ``source`` (a folder or one file), oldest first.
+@dataclass
+class Located:
+    """What a source holds: its deliveries, oldest first, and the files that fit none."""
+
+    deliveries: list[Delivery]
+    failures: list[FinopsError] = field(default_factory=list)
+
+
+def locate(source: str) -> Located:
+    """Find every billing period in ``source`` (a folder or one file).
+
+    A loose file whose billing period cannot be read is a failure of its own, so that the
+    other files are still read and every bad file is reported at once.
 
     Raises:
         ConfigError: the source does not exist or is not a supported location.
@@ -60,20 +74,40 @@ def locate(source: str) -> list[Delivery]:
     if not root.exists():
         raise ConfigError(f"{source}: no such file or folder")
 
-    if root.is_file():
-        deliveries = _loose_files([root])
+    located = Located([])
+    if root.is_file() and root.name.endswith("-Manifest.json"):
+        located.deliveries = [_manifest_delivery(root)]
+    elif root.is_file():
+        located = _loose_files([root])
     else:
-        deliveries = (
-            _manifest_deliveries(root)
-            or _athena_deliveries(root)
-            or _loose_files(_data_files(root))
-        )
-    if not deliveries:
+        _refuse_superseded_assembly(root)
+        located.deliveries = _manifest_deliveries(root) or _athena_deliveries(root)
+        if not located.deliveries:
+            located = _loose_files(_data_files(root))
+    if not located.deliveries and not located.failures:
         raise ConfigError(
             f"{source}: no CUR export found (looked for <report>-Manifest.json, "
-            "year=YYYY/month=MM/*.parquet, and .csv/.csv.gz/.parquet files)"
+            "year=YYYY/month=MM/*.parquet, and .csv, .csv.gz, .csv.zip or .parquet files)"
         )
-    return sorted(deliveries, key=lambda delivery: delivery.billing_period)
+    located.deliveries.sort(key=lambda delivery: delivery.billing_period)
+    return located
+
+
+def _refuse_superseded_assembly(folder: Path) -> None:
+    """An assembly folder read on its own would replace the month with that assembly."""
+    period_folder = folder.resolve().parent
+    manifests = list(period_folder.glob("*-Manifest.json"))
+    if not _PERIOD_FOLDER.match(period_folder.name) or not manifests:
+        return
+    try:
+        current = json.loads(manifests[0].read_text(encoding="utf-8")).get("assemblyId")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        return  # the manifest's own problems are reported when the report folder is read
+    if current != folder.resolve().name:
+        raise ConfigError(
+            f"{folder}: an assembly that {manifests[0]} no longer names (the current one is "
+            f"{current}); point at the report folder {period_folder.parent} instead"
+        )
 
 
 def _data_files(root: Path) -> list[Path]:
@@ -100,6 +134,12 @@ def _manifest_deliveries(root: Path) -> list[Delivery]:
     if len(reports) > 1:
         names = ", ".join(sorted(str(report) for report in reports))
         raise ConfigError(f"{root}: holds several CUR reports ({names}); point at one of them")
+    for report in reports:
+        for folder in sorted(report.iterdir()):
+            if folder.is_dir() and not any(folder.glob("*-Manifest.json")):
+                # AWS writes the manifest last: a period folder without one is mid-delivery
+                # (or not a period at all), and its files are not the current assembly yet.
+                log.warning("%s: no manifest in this folder; its files were not read", folder)
     return [_manifest_delivery(manifest) for manifest in manifests]
 
 
@@ -113,7 +153,16 @@ def _manifest_delivery(manifest_path: Path) -> Delivery:
         raise InputError(path, "manifest has no reportKeys list", expected="a CUR manifest")
 
     period = _manifest_period(path, manifest, manifest_path.parent.name)
-    files = [_resolve_report_key(manifest_path, key) for key in manifest["reportKeys"]]
+    keys = manifest["reportKeys"]
+    if not keys:
+        # Replacing the month with nothing would delete it: AWS never delivers an empty list.
+        raise InputError(path, "manifest names no report files", expected="reportKeys with files")
+    repeated = sorted({str(key) for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise InputError(
+            path, f"manifest names {repeated[0]!r} more than once", expected="each file once"
+        )
+    files = [_resolve_report_key(manifest_path, key) for key in keys]
     assembly_id = str(manifest.get("assemblyId") or "")
     identity = [assembly_id] + [f"{file.name}:{file.stat().st_size}" for file in files]
     return Delivery(
@@ -165,15 +214,20 @@ def _athena_deliveries(root: Path) -> list[Delivery]:
     ]
 
 
-def _loose_files(files: list[Path]) -> list[Delivery]:
+def _loose_files(files: list[Path]) -> Located:
     by_period: dict[str, list[Path]] = defaultdict(list)
+    failures: list[FinopsError] = []
     for path in files:
-        file_kind(path)  # a clear error for a file that is not CUR data
-        by_period[_period_of_file(path)].append(path)
-    return [
+        try:
+            file_kind(path)  # a clear error for a file that is not CUR data
+            by_period[_period_of_file(path)].append(path)
+        except InputError as error:
+            failures.append(error)
+    deliveries = [
         Delivery(period, "loose_files", paths, _file_fingerprint(paths))
         for period, paths in by_period.items()
     ]
+    return Located(deliveries, failures)
 
 
 def _period_of_file(path: Path) -> str:

@@ -41,10 +41,19 @@ def summarize(warehouse: Path) -> list[Section]:
     queries = named_queries(files("pipelines").joinpath("sql/summary.sql").read_text())
 
     sections = []
-    with duckdb.connect(str(database), read_only=True) as connection:
-        for name, sql in queries.items():
-            cursor = connection.execute(sql)
-            columns = [column[0] for column in cursor.description]
-            rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-            sections.append(Section(name, columns, rows))
+    try:
+        with duckdb.connect(str(database), read_only=True) as connection:
+            for name, sql in queries.items():
+                cursor = connection.execute(sql)
+                columns = [column[0] for column in cursor.description]
+                rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+                sections.append(Section(name, columns, rows))
+    except duckdb.Error as error:
+        # A garbage file, a lock held by a read-write session, or views that point at a
+        # warehouse that has moved: each is mended by closing the other session or rebuilding.
+        first_line = str(error).strip().splitlines()[0]
+        raise WarehouseError(
+            f"{database}: cannot read the models ({first_line}); close any DuckDB session "
+            "that holds it open read-write, or run `finops build` again"
+        ) from None
     return sections

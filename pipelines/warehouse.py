@@ -106,10 +106,14 @@ class Warehouse:
     @contextmanager
     def lock(self) -> Iterator[None]:
         """Hold the warehouse for one writer; a second ingest fails fast instead of racing."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        if self.root.exists() and not self.root.is_dir():
+            raise WarehouseError(f"{self.root}: is a file, not a warehouse folder")
         lock_path = self.root / ".lock"
         try:
+            self.root.mkdir(parents=True, exist_ok=True)
             descriptor = os.open(lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except PermissionError as error:
+            raise WarehouseError(f"{self.root}: cannot write here ({error.strerror})") from None
         except FileExistsError:
             holder = lock_path.read_text().strip() if lock_path.exists() else "?"
             if holder.isdigit() and not _process_alive(int(holder)):
@@ -150,6 +154,8 @@ class Warehouse:
 
     def discard(self, run_id: str) -> None:
         shutil.rmtree(self.staging / run_id, ignore_errors=True)
+        if self.staging.is_dir() and not any(self.staging.iterdir()):
+            self.staging.rmdir()
 
     def commit(self, run_id: str, periods: list[str]) -> None:
         """Swap the staged periods of ``run_id`` into the dataset."""
@@ -177,7 +183,7 @@ class Warehouse:
             new.rename(current)
         (self.root / f"_swap-{run_id}.json").unlink(missing_ok=True)
         shutil.rmtree(trash, ignore_errors=True)
-        shutil.rmtree(self.staging / run_id, ignore_errors=True)
+        self.discard(run_id)
 
     def append_runs(self, records: list[RunRecord]) -> Path:
         """Write one run's records as ``_runs/<run_id>.parquet``."""

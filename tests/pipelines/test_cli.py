@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from pipelines.cli import _money, app
 from tests.conftest import DEMO, FOCUS_CONVERTERS_CSV, tree_digest
 
 runner = CliRunner()
@@ -98,3 +98,60 @@ def test_run_on_the_demo_sample_prints_the_generators_totals(tmp_path: Path):
 
     assert again.exit_code == 0
     assert again.stdout.count("unchanged") == len(truth["periods"])
+
+
+def test_brackets_in_a_path_are_printed_as_they_are(tmp_path: Path):
+    folder = tmp_path / "[old]" / "[/x]"
+    folder.mkdir(parents=True)
+    source = folder / "invoice.csv"
+    source.write_text("date,amount\n2026-01-01,3\n")
+
+    result = runner.invoke(app, ["ingest", str(source), "-w", str(tmp_path / "wh")])
+
+    assert result.exit_code == 1
+    assert str(source) in result.stderr
+
+
+def test_run_with_a_broken_config_ingests_nothing(tmp_path: Path):
+    config = tmp_path / "finops.toml"
+    config.write_text("[tags\n")
+    warehouse = tmp_path / "wh"
+
+    result = runner.invoke(
+        app, ["run", str(FOCUS_CONVERTERS_CSV), "-w", str(warehouse), "-c", str(config)]
+    )
+
+    assert result.exit_code == 1
+    assert str(config) in result.stderr
+    assert not (warehouse / "line_items").exists()
+
+
+def test_sample_with_too_few_rows_is_a_usage_error(tmp_path: Path):
+    result = runner.invoke(app, ["sample", str(tmp_path / "out"), "--rows", "100"])
+
+    assert result.exit_code == 2
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_summary_on_a_garbage_analyst_file_says_what_to_do(tmp_path: Path):
+    warehouse = tmp_path / "wh"
+    warehouse.mkdir()
+    (warehouse / "finops.duckdb").write_bytes(b"not a database" * 100)
+
+    result = runner.invoke(app, ["summary", "-w", str(warehouse)])
+
+    assert result.exit_code == 1
+    assert "finops build" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "currencies", "shown"),
+    [
+        (-19.29, None, "-$19.29"),
+        (1234.5, ["USD"], "$1,234.50"),
+        (-0.001, None, "$0.00"),
+        (10.0, ["EUR"], "EUR 10.00"),
+    ],
+)
+def test_money_is_formatted_with_sign_and_currency(value, currencies, shown):
+    assert _money(value, currencies) == shown

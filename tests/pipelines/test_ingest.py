@@ -6,19 +6,21 @@ import csv
 import gzip
 import io
 import json
+import shutil
 import zipfile
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from pipelines.contract import LINE_ITEMS_SCHEMA
-from pipelines.errors import ConfigError, IngestFailed, InputError
+from pipelines.errors import ConfigError, IngestFailed, InputError, WarehouseError
 from pipelines.ingest import ingest
 from pipelines.warehouse import Warehouse
-from tests.conftest import FOCUS_CONVERTERS_CSV, tree_digest
+from tests.conftest import CLOUDACADEMY, DEMO, FOCUS_CONVERTERS_CSV, tree_digest
 
 # Sums of line_item_unblended_cost in the raw WorkshopCUR files, computed with math.fsum over
 # every row (see shared/realdata/cloudacademy-aws-cur/SOURCE.md for the same figures).
@@ -395,3 +397,183 @@ def test_parquet_files_are_zstd(tmp_path: Path):
     part = next((warehouse / "line_items").rglob("*.parquet"))
     column = pq.ParquetFile(part).metadata.row_group(0).column(0)
     assert column.compression == "ZSTD"
+
+
+# --- what a new user tried (hostile and careless input) -----------------------------------------
+
+
+@pytest.fixture
+def demo_export(tmp_path: Path) -> Path:
+    """A copy of the committed sample export, to break in place."""
+    return Path(shutil.copytree(DEMO / "cur", tmp_path / "export"))
+
+
+def october_manifest(export: Path) -> Path:
+    return next(export.rglob("20261001-20261101/*-Manifest.json"))
+
+
+def test_manifest_with_no_report_files_does_not_empty_the_month(demo_export: Path, tmp_path):
+    warehouse = tmp_path / "wh"
+    ingest(str(demo_export), warehouse)
+    manifest = october_manifest(demo_export)
+    content = json.loads(manifest.read_text())
+    content["reportKeys"] = []
+    manifest.write_text(json.dumps(content))
+
+    assert_fails_and_keeps(warehouse, demo_export, str(manifest), "names no report files")
+
+
+def test_manifest_naming_a_file_twice_is_refused(demo_export: Path, tmp_path: Path):
+    manifest = october_manifest(demo_export)
+    content = json.loads(manifest.read_text())
+    content["reportKeys"] = content["reportKeys"] * 2
+    manifest.write_text(json.dumps(content))
+
+    with pytest.raises(InputError, match="more than once"):
+        ingest(str(demo_export), tmp_path / "wh")
+
+
+def test_manifest_file_itself_can_be_the_source(tmp_path: Path):
+    manifest = october_manifest(DEMO / "cur")
+
+    result = ingest(str(manifest), tmp_path / "wh")
+
+    assert [record.billing_period for record in result.ingested] == ["2026-10"]
+
+
+def test_superseded_assembly_folder_is_refused(demo_export: Path, tmp_path: Path):
+    manifest = october_manifest(demo_export)
+    current = json.loads(manifest.read_text())["assemblyId"]
+    [old] = [
+        folder for folder in manifest.parent.iterdir() if folder.is_dir() and folder.name != current
+    ]
+
+    with pytest.raises(ConfigError, match="no longer names"):
+        ingest(str(old), tmp_path / "wh")
+
+
+def test_same_line_items_in_two_files_are_refused(tmp_path: Path):
+    folder = tmp_path / "loose"
+    folder.mkdir()
+    shutil.copy(FOCUS_CONVERTERS_CSV, folder / "cur.csv")
+    (folder / "cur.csv.gz").write_bytes(gzip.compress(FOCUS_CONVERTERS_CSV.read_bytes()))
+
+    with pytest.raises(IngestFailed, match="same 1,281 line items"):
+        ingest(str(folder), tmp_path / "wh")
+
+
+def test_every_bad_file_is_reported_at_once(tmp_path: Path):
+    header, rows = focus_converters_rows()
+    column = header.index("lineItem/UnblendedCost")
+    folder = tmp_path / "loose"
+    folder.mkdir()
+    for name, row, value in (("a.csv", 4, "abc"), ("b.csv", 7, "xyz")):
+        broken = [list(r) for r in rows]
+        broken[row - 1][column] = value
+        write_csv(folder / name, header, broken)
+    (folder / "c.csv.gz").write_bytes(gzip.compress(FOCUS_CONVERTERS_CSV.read_bytes())[:3000])
+
+    with pytest.raises(IngestFailed) as caught:
+        ingest(str(folder), tmp_path / "wh")
+
+    messages = [str(failure) for failure in caught.value.failures]
+    assert len(messages) == 3
+    assert any("a.csv, row 4" in m and "'abc'" in m for m in messages)
+    assert any("b.csv, row 7" in m and "'xyz'" in m for m in messages)
+    assert any("c.csv.gz" in m and "truncated or corrupt" in m for m in messages)
+
+
+def test_nan_cost_in_parquet_is_refused_with_its_row(tmp_path: Path):
+    table = pq.read_table(CLOUDACADEMY / "Dec2018-WorkshopCUR-00001.snappy.parquet")
+    costs = table.column("line_item_unblended_cost").to_pylist()
+    costs[99] = float("nan")
+    index = table.schema.get_field_index("line_item_unblended_cost")
+    source = tmp_path / "dec.parquet"
+    pq.write_table(table.set_column(index, "line_item_unblended_cost", pa.array(costs)), source)
+
+    with pytest.raises(IngestFailed, match="row 100, column 'line_item_unblended_cost'.*finite"):
+        ingest(str(source), tmp_path / "wh")
+
+
+@pytest.mark.parametrize("value", ["1_000", "NaN", "inf", "1,5"])
+def test_numbers_python_reads_but_aws_never_writes_are_refused(tmp_path: Path, value: str):
+    header, rows = focus_converters_rows()
+    rows[2][header.index("lineItem/UnblendedCost")] = value
+    source = write_csv(tmp_path / "cur.csv", header, rows)
+
+    with pytest.raises(IngestFailed, match="row 3, column 'lineItem/UnblendedCost'"):
+        ingest(str(source), tmp_path / "wh")
+
+
+def test_row_with_missing_field_is_named(tmp_path: Path):
+    header, rows = focus_converters_rows()
+    rows[899] = rows[899][:-1]
+    source = write_csv(tmp_path / "cur.csv", header, rows)
+
+    with pytest.raises(IngestFailed, match=r"row 900: 93 fields .*expected 94 fields"):
+        ingest(str(source), tmp_path / "wh")
+
+
+def test_latin1_bytes_are_named_by_line_and_column(tmp_path: Path):
+    header, rows = focus_converters_rows()
+    description = header.index("lineItem/LineItemDescription")
+    rows[299][description] = "café"
+    text = io.StringIO()
+    csv.writer(text).writerows([header, *rows])
+    source = tmp_path / "cur.csv"
+    source.write_bytes(text.getvalue().encode("latin-1"))
+
+    with pytest.raises(IngestFailed, match="'lineItem/LineItemDescription': line 301 is not UTF-8"):
+        ingest(str(source), tmp_path / "wh")
+
+
+def test_empty_usage_start_date_is_refused(tmp_path: Path):
+    header, rows = focus_converters_rows()
+    rows[5][header.index("lineItem/UsageStartDate")] = ""
+    source = write_csv(tmp_path / "cur.csv", header, rows)
+
+    with pytest.raises(IngestFailed, match="row 6, column 'lineItem/UsageStartDate': empty"):
+        ingest(str(source), tmp_path / "wh")
+
+
+def test_warehouse_path_that_is_a_file_is_refused(tmp_path: Path):
+    not_a_folder = tmp_path / "wh"
+    not_a_folder.write_text("hello")
+
+    with pytest.raises(WarehouseError, match="is a file"):
+        ingest(str(FOCUS_CONVERTERS_CSV), not_a_folder)
+
+
+def test_month_from_another_source_is_replaced_with_a_note(tmp_path: Path):
+    header, rows = focus_converters_rows()
+    first = write_csv(tmp_path / "first.csv", header, rows)
+    second = write_csv(tmp_path / "second.csv", header, rows[:10])
+    warehouse = tmp_path / "wh"
+    ingest(str(first), warehouse)
+
+    result = ingest(str(second), warehouse)
+
+    [record] = result.ingested
+    assert record.message == f"replaces the data ingested from {first}"
+
+
+def test_interrupt_while_reading_commits_nothing_and_is_logged(tmp_path: Path, monkeypatch):
+    warehouse = tmp_path / "wh"
+    ingest(str(FOCUS_CONVERTERS_CSV), warehouse)
+    before = tree_digest(warehouse / "line_items")
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("pipelines.ingest._write_file", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(str(FOCUS_CONVERTERS_CSV), warehouse, force=True)
+
+    assert tree_digest(warehouse / "line_items") == before
+    assert not (warehouse / "_staging").exists()
+    assert not (warehouse / ".lock").exists()
+    outcomes = duckdb.sql(
+        f"SELECT outcome, message FROM read_parquet('{warehouse}/_runs/*.parquet') "
+        "ORDER BY started_at"
+    ).fetchall()
+    assert outcomes[-1] == ("failed", "interrupted; nothing was committed")
