@@ -1,12 +1,13 @@
--- tag_coverage: the share of spend that carries each tag dimension, per account and period.
--- The dimensions are team, env and any other that finops.toml configures.
--- Grain: billing_period x account_id x dimension, plus one row per billing_period x dimension
--- with account_id '(all)' for the whole period. Sum amounts over accounts only after filtering
--- out '(all)'; coverage itself is a ratio and is never summed.
+-- tag_coverage: the share of spend that carries each tag dimension, per account, period and
+-- currency. The dimensions are team, env and any other that finops.toml configures.
+-- Grain: billing_period x account_id x dimension x currency, plus one row per
+-- billing_period x dimension x currency with account_id '(all)' for the whole period. Sum
+-- amounts over accounts only after filtering out '(all)', and only within one currency (a
+-- period can mix them; nothing here converts); coverage itself is a ratio and is never summed.
 -- Inputs: stg_line_items, tag_key_aliases (the configured dimensions).
 -- coverage = tagged_amortized_cost / total_amortized_cost, NULL when the total is 0. Every
 -- charge counts (tax and unused commitments included), so 1 - coverage is the '(untagged)'
--- share that showback_monthly shows.
+-- share that showback_monthly shows for the same period and currency.
 WITH dimensions AS (
     SELECT DISTINCT dimension
     FROM tag_key_aliases
@@ -16,6 +17,7 @@ by_account AS (
     SELECT
         stg_line_items.billing_period,
         dimensions.dimension,
+        stg_line_items.currency,
         CASE WHEN grouping(stg_line_items.account_id) = 1 THEN '(all)'
             ELSE stg_line_items.account_id END AS account_id,
         coalesce(
@@ -32,8 +34,13 @@ by_account AS (
     FROM stg_line_items
     CROSS JOIN dimensions
     GROUP BY GROUPING SETS (
-        (stg_line_items.billing_period, dimensions.dimension, stg_line_items.account_id),
-        (stg_line_items.billing_period, dimensions.dimension)
+        (
+            stg_line_items.billing_period,
+            dimensions.dimension,
+            stg_line_items.currency,
+            stg_line_items.account_id
+        ),
+        (stg_line_items.billing_period, dimensions.dimension, stg_line_items.currency)
     )
 )
 
@@ -41,6 +48,7 @@ SELECT
     billing_period,
     account_id,
     dimension,
+    currency,
     tagged_amortized_cost,
     total_amortized_cost,
     tagged_amortized_cost / nullif(total_amortized_cost, 0) AS coverage,

@@ -3,9 +3,14 @@
 -- Inputs: line_items (the warehouse), tag_key_aliases and tag_value_aliases (seeds + finops.toml).
 -- Columns: the contract's columns and billing_period, then usage_date, account_id,
 --   payer_account_id, region, service, service_code, usage_type, resource_id, line_item_type,
---   charge_category, pricing_model, unblended_cost, amortized_cost, net_unblended_cost,
---   net_amortized_cost, public_on_demand_cost, usage_quantity, instance_type, tags,
---   tag_dimensions, instance_family, processor_architecture, team, env.
+--   charge_category, pricing_model, currency, unblended_cost, amortized_cost,
+--   net_unblended_cost, net_amortized_cost, public_on_demand_cost, usage_quantity,
+--   instance_type, tags, tag_dimensions, instance_family, processor_architecture, team, env.
+--
+-- currency is line_item_currency_code: every cost column of the line is in it, and one billing
+-- period can mix currencies (AWS bills some accounts in EUR, for one), so a sum of costs is
+-- only meaningful per currency. Legacy CUR always fills the column; 'USD' stands in for an
+-- empty one only so that hand-made or partial exports still have a currency.
 --
 -- charge_category, in FOCUS's terms, from line_item_line_item_type:
 --   Usage, DiscountedUsage, SavingsPlanCoveredUsage, SavingsPlanNegation  -> Usage
@@ -184,6 +189,7 @@ costed AS (
                 ) THEN 'spot'
             WHEN line_items.line_item_line_item_type = 'Usage' THEN 'on_demand'
         END AS pricing_model,
+        coalesce(line_items.line_item_currency_code, 'USD') AS currency,
         coalesce(line_items.line_item_unblended_cost, 0) AS unblended_cost,
         CASE
             WHEN line_items.line_item_line_item_type = 'SavingsPlanCoveredUsage'

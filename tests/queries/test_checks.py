@@ -33,8 +33,8 @@ def test_unknown_line_item_type_is_reported(build_models):
     (failure,) = result.check_failures
     assert failure.check == "known_line_item_types"
     assert failure.reason == (
-        "line item type 'RoundingAdjustment' is not one staging knows; its 1 line items count "
-        "as Adjustment at unblended cost"
+        "line item type 'RoundingAdjustment' is not one staging knows; its 1 line items in USD "
+        "count as Adjustment at unblended cost"
     )
 
 
@@ -58,6 +58,94 @@ def test_reconciliation_reports_line_items_that_staging_lost(build_models, tmp_p
         failure for failure in result.check_failures if failure.check == "reconciliation"
     ]
     assert [failure.reason for failure in reconciliation] == [
-        "stg_line_items has 1 line items and unblended cost 1.0 where line_items has 2 and 1.25"
+        "stg_line_items has 1 line items and unblended cost 1.0 where line_items has 2 and 1.25 "
+        "in USD"
     ]
     assert reconciliation[0].row["billing_period"] == "2024-01"
+
+
+def test_reconciliation_compares_each_currency_on_its_own(build_models, tmp_path: Path):
+    # A staging that books EUR lines as USD keeps the line count and, here, the grand total;
+    # only a per-currency comparison sees that 2 EUR went missing and 2 USD appeared.
+    queries = tmp_path / "queries"
+    shutil.copytree(queries_folder(), queries)
+    staging = queries / "staging" / "stg_line_items.sql"
+    staging.write_text(
+        "SELECT * REPLACE ('USD' AS currency) FROM (\n" + staging.read_text() + "\n) AS staged\n"
+    )
+
+    _, result = build_models(
+        [
+            line_item(line_item_unblended_cost=1.0, line_item_currency_code="USD"),
+            line_item(line_item_unblended_cost=2.0, line_item_currency_code="EUR"),
+        ],
+        queries=queries,
+    )
+    reconciliation = sorted(
+        (failure.row["currency"], failure.reason)
+        for failure in result.check_failures
+        if failure.check == "reconciliation"
+    )
+    assert reconciliation == [
+        (
+            "EUR",
+            "stg_line_items has 0 line items and unblended cost 0.0 where line_items has 1 and "
+            "2.0 in EUR",
+        ),
+        (
+            "USD",
+            "stg_line_items has 2 line items and unblended cost 3.0 where line_items has 1 and "
+            "1.0 in USD",
+        ),
+    ]
+
+
+def test_checks_pass_on_a_period_that_mixes_currencies(build_models):
+    _, result = build_models(
+        [
+            line_item(line_item_unblended_cost=1.0, line_item_currency_code="USD"),
+            line_item(
+                line_item_unblended_cost=2.0,
+                line_item_currency_code="EUR",
+                resource_tags={"user:Team": "a"},
+            ),
+        ]
+    )
+    assert result.check_failures == ()
+
+
+def test_a_currency_missing_from_a_mart_is_reported(build_models, tmp_path: Path):
+    # Marts that lose the EUR lines, as a filter or a join on currency might.
+    queries = tmp_path / "queries"
+    shutil.copytree(queries_folder(), queries)
+    for mart in ("showback_monthly", "tag_coverage"):
+        path = queries / "marts" / f"{mart}.sql"
+        path.write_text(
+            f"-- {mart}: without EUR\nSELECT * FROM (\n{path.read_text()}\n) AS mart "
+            "WHERE currency <> 'EUR'\n"
+        )
+
+    _, result = build_models(
+        [
+            line_item(line_item_unblended_cost=1.0, line_item_currency_code="USD"),
+            line_item(line_item_unblended_cost=2.0, line_item_currency_code="EUR"),
+        ],
+        queries=queries,
+    )
+    assert sorted((failure.check, failure.reason) for failure in result.check_failures) == [
+        (
+            "showback_reconciles",
+            "showback_monthly has 0 line items and amortized cost 0.0 where stg_line_items has 1 "
+            "and 2.0 in EUR",
+        ),
+        (
+            "tag_coverage_reconciles",
+            "tag_coverage for env counts 0 line items and amortized cost 0.0 where stg_line_items "
+            "has 1 and 2.0 in EUR",
+        ),
+        (
+            "tag_coverage_reconciles",
+            "tag_coverage for team counts 0 line items and amortized cost 0.0 where stg_line_items "
+            "has 1 and 2.0 in EUR",
+        ),
+    ]

@@ -221,3 +221,106 @@ def test_tag_coverage_covers_configured_dimensions(build_models):
         {"dimension": "env", "coverage": 0.0},
         {"dimension": "team", "coverage": 0.0},
     ]
+
+
+# A period that mixes currencies: AWS bills account B in EUR. No mart adds USD to EUR.
+
+MIXED_CURRENCY_ROWS = [
+    line_item(
+        line_item_currency_code="USD",
+        line_item_unblended_cost=6.0,
+        resource_tags={"user:Team": "a", "user:Env": "prod"},
+    ),
+    line_item(line_item_currency_code="USD", line_item_unblended_cost=2.0),
+    line_item(
+        line_item_usage_account_id=ACCOUNT_B,
+        line_item_currency_code="EUR",
+        line_item_unblended_cost=3.0,
+        resource_tags={"user:Team": "a", "user:Env": "prod"},
+    ),
+    line_item(
+        line_item_usage_account_id=ACCOUNT_B,
+        line_item_currency_code="EUR",
+        line_item_unblended_cost=1.0,
+        resource_tags={"user:Team": "b"},
+    ),
+]
+
+
+def test_daily_cost_keeps_each_currency_in_its_own_row(build_models):
+    connection, _ = build_models(
+        [
+            line_item(line_item_currency_code="USD", line_item_unblended_cost=1.0),
+            line_item(line_item_currency_code="USD", line_item_unblended_cost=2.0),
+            line_item(line_item_currency_code="EUR", line_item_unblended_cost=5.0),
+        ]
+    )
+    rows = records(
+        connection,
+        """
+        SELECT usage_date, account_id, region, currency, unblended_cost, line_items
+        FROM daily_cost ORDER BY currency
+        """,
+    )
+    assert [tuple(row.values()) for row in rows] == [
+        (date(2024, 1, 15), ACCOUNT_A, "us-east-1", "EUR", 5.0, 1),
+        (date(2024, 1, 15), ACCOUNT_A, "us-east-1", "USD", 3.0, 2),
+    ]
+
+
+def test_showback_shares_add_up_to_one_within_each_currency(build_models):
+    connection, result = build_models(MIXED_CURRENCY_ROWS)
+    assert result.ok, result.check_failures
+    rows = records(
+        connection,
+        """
+        SELECT billing_period, team, env, currency, amortized_cost, share_of_period, line_items
+        FROM showback_monthly ORDER BY team, env, currency
+        """,
+    )
+    # USD: 6 of 8 is team a, 2 untagged; EUR: 3 of 4 is team a, 1 is team b.
+    assert [tuple(row.values()) for row in rows] == [
+        ("2024-01", "(untagged)", "(untagged)", "USD", 2.0, 0.25, 1),
+        ("2024-01", "a", "prod", "EUR", 3.0, 0.75, 1),
+        ("2024-01", "a", "prod", "USD", 6.0, 0.75, 1),
+        ("2024-01", "b", "(untagged)", "EUR", 1.0, 0.25, 1),
+    ]
+    shares = records(
+        connection,
+        """
+        SELECT currency, sum(share_of_period) AS share FROM showback_monthly
+        GROUP BY billing_period, currency ORDER BY currency
+        """,
+    )
+    assert shares == [{"currency": "EUR", "share": 1.0}, {"currency": "USD", "share": 1.0}]
+
+
+def test_tag_coverage_is_worked_out_within_each_currency(build_models):
+    connection, _ = build_models(MIXED_CURRENCY_ROWS)
+    rows = records(
+        connection,
+        """
+        SELECT account_id, dimension, currency, tagged_amortized_cost, total_amortized_cost,
+               coverage
+        FROM tag_coverage ORDER BY account_id, dimension, currency
+        """,
+    )
+    # Account A bills only in USD and account B only in EUR, so each '(all)' row of a currency
+    # has the numbers of that currency's one account.
+    assert [tuple(row.values()) for row in rows] == [
+        ("(all)", "env", "EUR", 3.0, 4.0, 0.75),
+        ("(all)", "env", "USD", 6.0, 8.0, 0.75),
+        ("(all)", "team", "EUR", 4.0, 4.0, 1.0),
+        ("(all)", "team", "USD", 6.0, 8.0, 0.75),
+        (ACCOUNT_A, "env", "USD", 6.0, 8.0, 0.75),
+        (ACCOUNT_A, "team", "USD", 6.0, 8.0, 0.75),
+        (ACCOUNT_B, "env", "EUR", 3.0, 4.0, 0.75),
+        (ACCOUNT_B, "team", "EUR", 4.0, 4.0, 1.0),
+    ]
+
+
+@pytest.mark.parametrize("mart", ["daily_cost", "showback_monthly", "tag_coverage"])
+def test_every_mart_has_a_currency_column(build_models, mart):
+    connection, _ = build_models([line_item(line_item_currency_code="EUR")])
+    (currencies,) = connection.execute(f"SELECT list(DISTINCT currency) FROM {mart}").fetchone()
+    assert currencies == ["EUR"]

@@ -322,6 +322,19 @@ def test_service_is_the_product_name_else_the_product_code(build_models):
     ]
 
 
+def test_currency_is_the_line_item_currency_code_else_usd(build_models):
+    rows = staged(
+        build_models,
+        [
+            line_item(identity_line_item_id="a", line_item_currency_code="EUR"),
+            line_item(identity_line_item_id="b", line_item_currency_code="USD"),
+            line_item(identity_line_item_id="c", line_item_currency_code=None),
+        ],
+        columns="currency",
+    )
+    assert [row["currency"] for row in rows] == ["EUR", "USD", "USD"]
+
+
 def test_instance_family_comes_from_the_instance_type(build_models):
     rows = staged(
         build_models,
