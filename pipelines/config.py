@@ -144,13 +144,15 @@ def load_config(path: Path | None) -> Config:
             defaults when it does not; a path that was named explicitly must exist.
 
     Raises:
-        ConfigError: the file is missing (when named), not TOML, or has an option that
-            cannot be used; the message names the file and the key.
+        ConfigError: the file is missing (when named), a directory, not TOML, or has an option
+            that cannot be used; the message names the file and the key.
     """
     if path is None:
         if not DEFAULT_CONFIG_FILE.is_file():
             return Config()
         path = DEFAULT_CONFIG_FILE
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory (expected a TOML file such as finops.toml)")
     if not path.is_file():
         raise ConfigError(f"{path}: no such configuration file")
 

@@ -23,10 +23,14 @@ Example::
 Notes:
     The new database is written beside the old one and swapped in with ``os.replace`` only
     when every model built, so a failing model leaves the previous ``finops.duckdb`` as it was.
+    An old file that DuckDB cannot open (not a DuckDB database, or held open read-write by
+    another session) is not replaced: the build stops with a ``WarehouseError`` instead.
     Models are views, not tables: each query reads the Parquet files again, and a build does
     not copy data. After an ingest adds the first partition, build again: a warehouse that had
     no partition gets an empty ``line_items`` view with the contract's columns.
     The views name the warehouse by its absolute path; a moved warehouse needs a new build.
+    That path may hold ``[``, ``]`` and ``*`` (escaped in the view's glob) but not ``?``, under
+    which DuckDB cannot write a database (see ``check_warehouse_path``).
     The file is rebuilt whole each time, so tables an analyst adds to it do not survive a build.
 """
 
@@ -160,7 +164,10 @@ def build(
             default. Tests point it elsewhere.
 
     Raises:
-        WarehouseError: the warehouse folder is missing or cannot be written.
+        WarehouseError: the warehouse folder is missing or cannot be written, its path has a
+            character DuckDB cannot keep a database under (``?``), or the ``finops.duckdb``
+            there cannot be replaced (not a DuckDB database, or open read-write in another
+            session); the message names the file and what to do.
         ModelError: a model or check cannot be parsed, reads an unknown table, is part of a
             dependency cycle, or fails in DuckDB; it names the file. The previous
             ``finops.duckdb`` is left as it was.
@@ -168,6 +175,9 @@ def build(
     started = time.monotonic()
     if not warehouse.is_dir():
         raise WarehouseError(f"{warehouse}: no such warehouse folder")
+    check_warehouse_path(warehouse)
+    target = warehouse / DATABASE_FILE
+    _check_replaceable(target)
     config = config if config is not None else Config()
     queries = queries if queries is not None else queries_folder()
 
@@ -179,11 +189,10 @@ def build(
         "building %d models and %d checks into %s (%s)",
         len(models),
         len(checks),
-        warehouse / DATABASE_FILE,
+        target,
         "with line items" if has_line_items else "no partition yet",
     )
 
-    target = warehouse / DATABASE_FILE
     building = warehouse / f".{DATABASE_FILE}.{uuid.uuid4().hex}.building"
     try:
         with closing(_connect(building)) as connection:
@@ -194,10 +203,12 @@ def build(
                 connection, checks, progress, len(models), len(models) + len(checks)
             )
             connection.execute("CHECKPOINT")
+        # Again, as a session may have opened the old file while the models were built.
+        _check_replaceable(target)
         # A write-ahead log left beside the old file by a crashed session belongs to the old
         # file; DuckDB would replay it onto the new one.
         target.with_name(target.name + ".wal").unlink(missing_ok=True)
-        os.replace(building, target)
+        _replace(building, target)
     finally:
         for leftover in (building, building.with_name(building.name + ".wal")):
             leftover.unlink(missing_ok=True)
@@ -286,6 +297,26 @@ def order_models(models: list[Model], *, known: list[str]) -> tuple[list[Model],
     return ordered, checks
 
 
+def check_warehouse_path(warehouse: Path) -> None:
+    """Refuse a warehouse whose path DuckDB cannot keep ``finops.duckdb`` under.
+
+    Raises:
+        WarehouseError: the absolute path has a ``?``. DuckDB takes what follows a ``?`` in a
+            database path for URL parameters and writes the write-ahead log to a path that
+            does not exist, so the database can be created but not committed to.
+
+    Notes:
+        ``[``, ``]`` and ``*`` are fine: the ``line_items`` view escapes them in its glob. The
+        ingest does not call this, so ``finops run`` on such a path ingests before it fails.
+    """
+    absolute = warehouse.resolve()
+    if "?" in str(absolute):
+        raise WarehouseError(
+            f"{absolute}: the warehouse path contains '?', which is not supported (DuckDB "
+            f"cannot write {DATABASE_FILE} under a path with '?'); use a folder without it"
+        )
+
+
 def _read_model(path: Path, *, is_check: bool) -> Model:
     name = path.stem
     if not _MODEL_NAME.match(name):
@@ -333,12 +364,39 @@ def _connect(path: Path) -> duckdb.DuckDBPyConnection:
         raise WarehouseError(f"{path.parent}: cannot write {DATABASE_FILE}: {error}") from error
 
 
+def _check_replaceable(database: Path) -> None:
+    # On Linux os.replace succeeds under a session that holds the old file open read-write,
+    # which then writes its log beside the new file; opening it is how DuckDB's lock is seen.
+    if not database.exists():
+        return
+    try:
+        duckdb.connect(str(database), read_only=True).close()
+    except duckdb.Error as error:
+        raise _not_replaceable(database, str(error).strip().splitlines()[0]) from None
+
+
+def _replace(building: Path, target: Path) -> None:
+    try:
+        os.replace(building, target)
+    except OSError as error:
+        raise _not_replaceable(target, error.strerror or str(error)) from None
+
+
+def _not_replaceable(database: Path, problem: str) -> WarehouseError:
+    return WarehouseError(
+        f"{database}: cannot be replaced ({problem}); close any DuckDB session that holds it "
+        "open read-write, or move the file away if `finops build` did not write it, then build "
+        "again"
+    )
+
+
 def _create_line_items(
     connection: duckdb.DuckDBPyConnection, warehouse: Path, has_line_items: bool
 ) -> None:
     # The one view whose text depends on where the warehouse is; everything else is a file.
     if has_line_items:
-        pattern = (warehouse.resolve() / SOURCE / "billing_period=*" / "*.parquet").as_posix()
+        folder = _glob_literal((warehouse.resolve() / SOURCE).as_posix())
+        pattern = f"{folder}/billing_period=*/*.parquet"
         source = (
             f"SELECT * FROM read_parquet({_literal(pattern)}, hive_partitioning = true, "
             "hive_types = {'billing_period': VARCHAR}, union_by_name = true)"
@@ -372,7 +430,7 @@ def _create_seeds(
         if name in _CONFIGURED_SEEDS:
             continue
         with _as_model_error(str(path)):
-            source = f"read_csv({_literal(str(path))}, header = true)"
+            source = f"read_csv({_literal(_glob_literal(str(path)))}, header = true)"
             connection.execute(f"CREATE TABLE {name} AS SELECT * FROM {source}")
 
 
@@ -444,6 +502,12 @@ def _duckdb_type(arrow_type: pa.DataType) -> str:
     if pa.types.is_map(arrow_type):
         return f"MAP({_duckdb_type(arrow_type.key_type)}, {_duckdb_type(arrow_type.item_type)})"
     raise TypeError(f"no DuckDB type for the contract's {arrow_type}")
+
+
+def _glob_literal(path: str) -> str:
+    # DuckDB reads every path it is given as a glob, with no backslash escape; a glob
+    # character stands for itself inside a one-character class: br[a] -> br[[]a[]].
+    return re.sub(r"([\[\]*?])", r"[\1]", path)
 
 
 def _literal(text: str) -> str:

@@ -123,3 +123,11 @@ def test_bad_file_is_a_config_error_naming_file_and_key(tmp_path: Path, text: st
 )
 def test_fold_tag_key(key: str, folded: str):
     assert fold_tag_key(key) == folded
+
+
+def test_named_path_that_is_a_directory_says_so(tmp_path: Path):
+    with pytest.raises(ConfigError, match="is a directory") as raised:
+        load_config(tmp_path)
+    assert str(raised.value) == (
+        f"{tmp_path}: is a directory (expected a TOML file such as finops.toml)"
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -155,6 +157,19 @@ def test_other_seed_csv_files_become_tables(warehouse: Path, tmp_path: Path):
     assert set(result.seeds) == {"region_names", "tag_key_aliases", "tag_value_aliases"}
 
 
+def test_seed_csv_under_a_folder_with_glob_characters_reads_only_itself(
+    warehouse: Path, tmp_path: Path
+):
+    files = {
+        "seeds/region_names.csv": "region,name\nus-east-1,N. Virginia\n",
+        "marts/named.sql": "-- named: test\nSELECT * FROM region_names",
+    }
+    queries = model_folder(tmp_path / "v*", files)
+    model_folder(tmp_path / "vX", files)  # what an unescaped v* would read as well
+
+    assert build(warehouse, queries=queries).row_counts == {"named": 1}
+
+
 def test_missing_warehouse_is_a_warehouse_error(tmp_path: Path):
     with pytest.raises(WarehouseError, match="no such warehouse folder"):
         build(tmp_path / "nowhere")
@@ -263,3 +278,88 @@ def test_rebuild_replaces_the_database(warehouse: Path):
     result = build(warehouse)
     assert result.row_counts["stg_line_items"] == 1
     assert sorted(path.name for path in warehouse.iterdir()) == [DATABASE_FILE, "line_items"]
+
+
+@pytest.mark.parametrize(
+    ("folder", "decoy"),
+    [("br[a]", "bra"), ("st*r", "stXr"), ("a]b", None), ("[!x]", "y")],
+)
+def test_warehouse_path_with_glob_characters_reads_only_its_own_line_items(
+    tmp_path: Path, folder: str, decoy: str | None
+):
+    # Unescaped, br[a] would read the warehouse in bra, and st*r the one in stXr.
+    warehouse = tmp_path / folder / "warehouse"
+    write_period(warehouse, "2024-03", [usage(1.0)])
+    if decoy is not None:
+        write_period(tmp_path / decoy / "warehouse", "2024-03", [usage(100.0)])
+
+    result = build(warehouse)
+
+    with duckdb.connect(str(result.database), read_only=True) as connection:
+        totals = connection.execute(
+            "SELECT billing_period, sum(unblended_cost) FROM daily_cost GROUP BY 1"
+        ).fetchall()
+    assert totals == [("2024-03", 1.0)]
+
+
+def test_warehouse_path_with_a_question_mark_is_refused_before_anything_is_written(
+    tmp_path: Path,
+):
+    warehouse = tmp_path / "q?x" / "warehouse"
+    write_period(warehouse, "2024-03", [usage(1.0)])
+
+    with pytest.raises(WarehouseError) as raised:
+        build(warehouse)
+
+    assert str(raised.value) == (
+        f"{warehouse.resolve()}: the warehouse path contains '?', which is not supported "
+        "(DuckDB cannot write finops.duckdb under a path with '?'); use a folder without it"
+    )
+    assert sorted(path.name for path in warehouse.iterdir()) == ["line_items"]
+
+
+def test_database_that_is_not_duckdb_is_a_warehouse_error_and_left_alone(warehouse: Path):
+    write_period(warehouse, "2024-03", [usage(1.0)])
+    database = warehouse / DATABASE_FILE
+    database.write_bytes(b"not a database\n" * 100)
+    before = digest(database)
+
+    with pytest.raises(WarehouseError) as raised:
+        build(warehouse)
+
+    message = str(raised.value)
+    assert message.startswith(f"{database}: cannot be replaced (")
+    assert "not a valid DuckDB database file" in message
+    assert message.endswith(
+        "close any DuckDB session that holds it open read-write, or move the file away if "
+        "`finops build` did not write it, then build again"
+    )
+    assert digest(database) == before
+    assert sorted(path.name for path in warehouse.iterdir()) == [DATABASE_FILE, "line_items"]
+
+
+def test_database_open_read_write_in_another_process_is_a_warehouse_error(warehouse: Path):
+    write_period(warehouse, "2024-03", [usage(1.0)])
+    database = build(warehouse).database
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, duckdb; connection = duckdb.connect(sys.argv[1]); print('open', "
+            "flush=True); sys.stdin.read()",
+            str(database),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        with pytest.raises(WarehouseError, match="Conflicting lock") as raised:
+            build(warehouse)
+    finally:
+        holder.communicate(timeout=30)
+
+    assert str(raised.value).startswith(f"{database}: cannot be replaced (")
+    assert "close any DuckDB session that holds it open read-write" in str(raised.value)
+    assert build(warehouse).database == database
