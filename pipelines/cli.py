@@ -227,6 +227,7 @@ def _build(warehouse: Path, config: Config) -> None:
     console.print(
         f"Built {len(result.models)} models into {result.database}: {', '.join(result.models)}",
         highlight=False,
+        markup=False,
     )
     for failure in result.check_failures:
         errors.print(f"[yellow]check:[/] {failure}", highlight=False)
@@ -260,24 +261,27 @@ def _print_summary(sections: list[Section]) -> None:
         "tag_coverage": "Tag coverage (share of amortized cost)",
     }
     for section in sections:
+        # Amounts carry their currency's sign ($ or the ISO code), so no column of its own.
+        shown = [column for column in section.columns if column != "currency"]
         table = Table(title=titles.get(section.name, section.name), title_justify="left")
-        for column in section.columns:
+        for column in shown:
             numeric = section.rows and isinstance(section.rows[0][column], int | float)
             table.add_column(column.replace("_", " "), justify="right" if numeric else "left")
         for row in section.rows:
-            table.add_row(*(_cell(column, row[column]) for column in section.columns))
+            currency = [row["currency"]] if row.get("currency") else None
+            table.add_row(*(_cell(column, row[column], currency) for column in shown))
         if not section.rows:
-            table.add_row(*(["-"] * len(section.columns)))
+            table.add_row(*(["-"] * len(shown)))
         console.print(table)
 
 
-def _cell(column: str, value: object) -> str:
+def _cell(column: str, value: object, currencies: list[str] | None) -> str:
     if value is None:
         return "-"
     if column in ("share", "coverage") and isinstance(value, float):
         return f"{value + 0.0:.1%}" if abs(value) >= 5e-4 else f"{0:.1%}"  # no "-0.0%"
     if column.endswith("cost") and isinstance(value, float):
-        return _money(value)
+        return _money(value, currencies)
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)

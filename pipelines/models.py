@@ -30,7 +30,7 @@ Notes:
     no partition gets an empty ``line_items`` view with the contract's columns.
     The views name the warehouse by its absolute path; a moved warehouse needs a new build.
     That path may hold ``[``, ``]`` and ``*`` (escaped in the view's glob) but not ``?``, under
-    which DuckDB cannot write a database (see ``check_warehouse_path``).
+    which DuckDB cannot write a database (see ``pipelines.warehouse.check_path``).
     The file is rebuilt whole each time, so tables an analyst adds to it do not survive a build.
 """
 
@@ -58,6 +58,7 @@ from sqlglot.errors import SqlglotError
 from pipelines.config import KEY_ALIAS_SEED, VALUE_ALIAS_SEED, Config, queries_folder
 from pipelines.contract import LINE_ITEMS_SCHEMA
 from pipelines.errors import ModelError, WarehouseError
+from pipelines.warehouse import check_path
 
 logger = logging.getLogger(__name__)
 
@@ -175,7 +176,7 @@ def build(
     started = time.monotonic()
     if not warehouse.is_dir():
         raise WarehouseError(f"{warehouse}: no such warehouse folder")
-    check_warehouse_path(warehouse)
+    check_path(warehouse)
     target = warehouse / DATABASE_FILE
     _check_replaceable(target)
     config = config if config is not None else Config()
@@ -295,26 +296,6 @@ def order_models(models: list[Model], *, known: list[str]) -> tuple[list[Model],
         ordered.extend(views[name] for name in ready)
         sorter.done(*ready)
     return ordered, checks
-
-
-def check_warehouse_path(warehouse: Path) -> None:
-    """Refuse a warehouse whose path DuckDB cannot keep ``finops.duckdb`` under.
-
-    Raises:
-        WarehouseError: the absolute path has a ``?``. DuckDB takes what follows a ``?`` in a
-            database path for URL parameters and writes the write-ahead log to a path that
-            does not exist, so the database can be created but not committed to.
-
-    Notes:
-        ``[``, ``]`` and ``*`` are fine: the ``line_items`` view escapes them in its glob. The
-        ingest does not call this, so ``finops run`` on such a path ingests before it fails.
-    """
-    absolute = warehouse.resolve()
-    if "?" in str(absolute):
-        raise WarehouseError(
-            f"{absolute}: the warehouse path contains '?', which is not supported (DuckDB "
-            f"cannot write {DATABASE_FILE} under a path with '?'); use a folder without it"
-        )
 
 
 def _read_model(path: Path, *, is_check: bool) -> Model:

@@ -79,10 +79,38 @@ class RunRecord:
     dropped_columns: list[str] = field(default_factory=list)
 
 
+def check_path(root: Path) -> None:
+    """Refuse a warehouse path that DuckDB would misread.
+
+    Raises:
+        WarehouseError: the absolute path has a ``?`` (DuckDB takes what follows it in a
+            database path for URL parameters, so ``finops.duckdb`` could not be committed to),
+            or a folder named like ``key=value`` (DuckDB's hive partitioning would turn it
+            into a column of every line item, e.g. ``env='prod'`` for ``/data/env=prod/wh``).
+
+    Notes:
+        ``[``, ``]`` and ``*`` are fine: the ``line_items`` view escapes them in its glob.
+    """
+    absolute = Path(root).resolve()
+    if "?" in str(absolute):
+        raise WarehouseError(
+            f"{absolute}: the warehouse path contains '?', which DuckDB cannot keep "
+            "finops.duckdb under; use a folder without it"
+        )
+    partition_like = [part for part in absolute.parts if "=" in part]
+    if partition_like:
+        raise WarehouseError(
+            f"{absolute}: the folder {partition_like[0]!r} looks like a hive partition "
+            "(key=value), which DuckDB would read as a column of every line item; use a "
+            "folder without '='"
+        )
+
+
 class Warehouse:
     """A warehouse folder on the local disk."""
 
     def __init__(self, root: Path) -> None:
+        check_path(root)
         self.root = Path(root)
         self.line_items = self.root / "line_items"
         self.runs = self.root / "_runs"

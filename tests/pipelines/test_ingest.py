@@ -577,3 +577,12 @@ def test_interrupt_while_reading_commits_nothing_and_is_logged(tmp_path: Path, m
         "ORDER BY started_at"
     ).fetchall()
     assert outcomes[-1] == ("failed", "interrupted; nothing was committed")
+
+
+def test_warehouse_under_a_key_value_folder_is_refused_before_ingest(tmp_path: Path):
+    warehouse = tmp_path / "team=data" / "wh"
+
+    with pytest.raises(WarehouseError, match="looks like a hive partition"):
+        ingest(str(FOCUS_CONVERTERS_CSV), warehouse)
+
+    assert not warehouse.exists()

@@ -312,10 +312,19 @@ def test_warehouse_path_with_a_question_mark_is_refused_before_anything_is_writt
         build(warehouse)
 
     assert str(raised.value) == (
-        f"{warehouse.resolve()}: the warehouse path contains '?', which is not supported "
-        "(DuckDB cannot write finops.duckdb under a path with '?'); use a folder without it"
+        f"{warehouse.resolve()}: the warehouse path contains '?', which DuckDB cannot keep "
+        "finops.duckdb under; use a folder without it"
     )
     assert sorted(path.name for path in warehouse.iterdir()) == ["line_items"]
+
+
+def test_warehouse_under_a_key_value_folder_is_refused(tmp_path: Path):
+    # DuckDB's hive partitioning would give every line item a column env = 'prod'.
+    warehouse = tmp_path / "env=prod" / "warehouse"
+    write_period(warehouse, "2024-03", [usage(1.0)])
+
+    with pytest.raises(WarehouseError, match="'env=prod' looks like a hive partition"):
+        build(warehouse)
 
 
 def test_database_that_is_not_duckdb_is_a_warehouse_error_and_left_alone(warehouse: Path):
