@@ -247,7 +247,11 @@ def _print_ingest(result: IngestResult) -> None:
             record.outcome,
             str(len(record.files)),
             f"{record.rows_out:,}",
-            _money(record.unblended_cost, record.currencies),
+            # The run log keeps the column's plain sum to reconcile with the source; on
+            # screen, amounts in different currencies are not added up.
+            _money(record.unblended_cost, record.currencies)
+            if len(record.currencies) <= 1
+            else "(mixed)",
             note,
         )
     console.print(table)

@@ -155,3 +155,22 @@ def test_summary_on_a_garbage_analyst_file_says_what_to_do(tmp_path: Path):
 )
 def test_money_is_formatted_with_sign_and_currency(value, currencies, shown):
     assert _money(value, currencies) == shown
+
+
+def test_mixed_currencies_are_never_added_up(tmp_path: Path):
+    with FOCUS_CONVERTERS_CSV.open(newline="", encoding="utf-8") as handle:
+        header, *rows = list(csv.reader(handle))
+    currency = header.index("lineItem/CurrencyCode")
+    cost = header.index("lineItem/UnblendedCost")
+    rows[0][currency], rows[0][cost] = "EUR", "1000000"
+    source = tmp_path / "cur.csv"
+    with source.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([header, *rows])
+
+    result = runner.invoke(app, ["run", str(source), "-w", str(tmp_path / "wh")])
+
+    assert result.exit_code == 0, result.stderr
+    assert "mixed" in result.stdout
+    assert "EUR 1,000,000.00" in result.stdout  # the EUR line on its own row
+    assert "$1.68" in result.stdout  # the USD lines without it
+    assert "1,000,001" not in result.stdout
