@@ -103,6 +103,7 @@ def ingest(
                 known = previous.get(delivery.billing_period)
                 if not force and known and known["fingerprint"] == delivery.fingerprint:
                     result.records.append(_unchanged_record(run_id, label, delivery, known))
+                    log.info("%s: unchanged since run %s", delivery.billing_period, known["run_id"])
                     continue
                 try:
                     record = _stage_period(warehouse, run_id, label, delivery, report)
@@ -166,6 +167,13 @@ def _stage_period(
     started_at = datetime.now(UTC).replace(tzinfo=None)
     started = time.monotonic()
     out_dir = warehouse.staged_period_dir(run_id, delivery.billing_period)
+    log.info(
+        "%s: reading %d file(s), %s bytes (%s)",
+        delivery.billing_period,
+        len(delivery.files),
+        f"{delivery.bytes:,}",
+        delivery.assembly_id or delivery.layout,
+    )
 
     stats: list[FileStats] = []
     failures: list[FinopsError] = []
