@@ -32,6 +32,11 @@ NOT_NULL_COLUMNS = (
 # the legacy-only ``bill/BillingPeriod*`` duplicates are already carried by the partition.
 _IGNORED = frozenset({"year", "month", "billing_period"})
 
+# Made once: a Python value handed to a compute function is converted on every call, and that
+# conversion tries imports (decimal, dateutil) each time; without dateutil it fails slowly.
+_NULL_STRINGS = {kind: pa.scalar(None, kind) for kind in (pa.string(), pa.large_string())}
+_ZERO_LENGTH = pa.scalar(0, pa.int32())
+
 
 @dataclass
 class ColumnPlan:
@@ -153,9 +158,10 @@ def source_is_text(values: pa.Array) -> bool:
 
 
 def _empty_as_null(values: pa.Array) -> pa.Array:
-    # AWS writes a missing value as an empty string; the contract has NULL.
-    stripped = pc.utf8_trim_whitespace(values)
-    return pc.if_else(pc.equal(stripped, ""), pa.scalar(None, values.type), values)
+    # AWS writes a missing value as an empty string; the contract has NULL. (Whole-column
+    # arithmetic: empty means length 0 after trimming, and a NULL mask is applied in one go.)
+    empty = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(values)), _ZERO_LENGTH)
+    return pc.if_else(empty, _NULL_STRINGS[values.type], values)
 
 
 def _parse_numbers(path: str, source: str, values: pa.Array, first_row: int) -> pa.Array:
@@ -191,7 +197,11 @@ def _parse_timestamps(
         raise InputError(path, f"column of type {values.type} is not a timestamp", column=source)
 
     # AWS writes 2026-08-01T00:00:00Z, 2026-08-01T00:00:00.000Z, and sometimes no zone at all;
-    # all of them are UTC.
+    # all of them are UTC. The common forms take one cheap trim; others a regex pass.
+    try:
+        return pc.cast(pc.utf8_rtrim(pc.utf8_trim_whitespace(values), characters="Z"), target)
+    except pa.ArrowInvalid:
+        pass
     text = pc.replace_substring_regex(
         pc.utf8_trim_whitespace(values), pattern=r"(?:Z|[+-]00:?00)$", replacement=""
     )

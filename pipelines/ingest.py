@@ -288,16 +288,23 @@ def _line_item_identity(table: pa.Table, row: int) -> tuple | None:
 def _check_period(name: str, table: pa.Table, period: str, first_row: int, column: str) -> None:
     # A file must hold only its own billing period; a stray month would be replaced away
     # (or duplicated) by the next delivery of the other period.
-    periods = pc.strftime(table.column("bill_billing_period_start_date"), format="%Y-%m")
-    wrong = pc.not_equal(periods, period)
+    starts = table.column("bill_billing_period_start_date")
+    first_instant = pa.scalar(datetime.strptime(period, "%Y-%m"), starts.type)
+    wrong = pc.not_equal(starts, first_instant)
     if pc.any(wrong).as_py():
         offset = int(pc.index(wrong, True).as_py())
+        start = starts[offset].as_py()
+        problem = (
+            f"line item of billing period {start:%Y-%m} in a delivery of {period}"
+            if f"{start:%Y-%m}" != period
+            else f"billing period starts at {start:%Y-%m-%d %H:%M}, not at the month's start"
+        )
         raise InputError(
             name,
-            f"line item of billing period {periods[offset].as_py()} in a delivery of {period}",
+            problem,
             row=first_row + offset,
             column=column,
-            expected=f"bill/BillingPeriodStartDate in {period}",
+            expected=f"{period}-01T00:00:00Z",
         )
 
 
