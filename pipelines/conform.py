@@ -116,7 +116,7 @@ def _convert(
     if target == pa.float64():
         numbers = (
             _parse_numbers(path, source, values, first_row)
-            if source_is_text(values)
+            if _is_text(values)
             else _cast_or_refuse(path, source, values, target)
         )
         _refuse_non_finite(path, source, numbers, first_row)
@@ -153,7 +153,7 @@ def _refuse_non_finite(path: str, source: str, numbers: pa.Array, first_row: int
         )
 
 
-def source_is_text(values: pa.Array) -> bool:
+def _is_text(values: pa.Array) -> bool:
     return pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
 
 
@@ -193,7 +193,7 @@ def _parse_timestamps(
     if pa.types.is_timestamp(values.type):
         # A zone-aware source is UTC underneath; dropping the zone keeps the UTC wall clock.
         return pc.cast(pc.cast(values, pa.timestamp(target.unit, tz=values.type.tz)), target)
-    if not source_is_text(values):
+    if not _is_text(values):
         raise InputError(path, f"column of type {values.type} is not a timestamp", column=source)
 
     # AWS writes 2026-08-01T00:00:00Z, 2026-08-01T00:00:00.000Z, and sometimes no zone at all;

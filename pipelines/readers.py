@@ -13,6 +13,7 @@ import io
 import zipfile
 import zlib
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -117,42 +118,32 @@ def _csv_batches(path: Path, kind: str) -> Iterator[SourceBatch]:
             raise InputError(str(path), f"truncated or corrupt {kind} file ({error})") from None
 
 
-class _open_text_source:
+@contextmanager
+def _open_text_source(path: Path, kind: str) -> Iterator[BinaryIO]:
     """A seekable binary stream of the CSV text, decompressed, with a UTF-8 BOM removed."""
-
-    def __init__(self, path: Path, kind: str) -> None:
-        self.path = path
-        self.kind = kind
-        self._stack: list[BinaryIO] = []
-
-    def __enter__(self) -> BinaryIO:
+    with ExitStack() as opened:
         try:
-            if self.kind == "csv.gz":
-                stream: BinaryIO = gzip.open(self.path, "rb")  # type: ignore[assignment]
-            elif self.kind == "csv.zip":
-                stream = self._open_zip_member()
+            if kind == "csv.gz":
+                stream: BinaryIO = opened.enter_context(gzip.open(path, "rb"))  # type: ignore[arg-type]
+            elif kind == "csv.zip":
+                stream = _zip_member(path, opened.enter_context(zipfile.ZipFile(path)))
+                opened.enter_context(stream)
             else:
-                stream = open(self.path, "rb")  # noqa: SIM115 - closed in __exit__
+                stream = opened.enter_context(open(path, "rb"))
         except (OSError, zipfile.BadZipFile) as error:
-            raise InputError(str(self.path), f"cannot open ({error})") from None
-        self._stack.append(stream)
-        return _BomSkipping(stream, self.path, self.kind)  # type: ignore[return-value]
+            raise InputError(str(path), f"cannot open ({error})") from None
+        yield _BomSkipping(stream, path, kind)  # type: ignore[misc]
 
-    def _open_zip_member(self) -> BinaryIO:
-        archive = zipfile.ZipFile(self.path)
-        self._stack.append(archive)  # type: ignore[arg-type]
-        members = [info for info in archive.infolist() if not info.is_dir()]
-        if len(members) != 1:
-            raise InputError(
-                str(self.path),
-                f"zip holds {len(members)} files",
-                expected="exactly one CSV file, as AWS delivers it",
-            )
-        return archive.open(members[0])  # type: ignore[return-value]
 
-    def __exit__(self, *exc: object) -> None:
-        for stream in reversed(self._stack):
-            stream.close()
+def _zip_member(path: Path, archive: zipfile.ZipFile) -> BinaryIO:
+    members = [info for info in archive.infolist() if not info.is_dir()]
+    if len(members) != 1:
+        raise InputError(
+            str(path),
+            f"zip holds {len(members)} files",
+            expected="exactly one CSV file, as AWS delivers it",
+        )
+    return archive.open(members[0])  # type: ignore[return-value]
 
 
 class _BomSkipping(io.RawIOBase):

@@ -42,7 +42,6 @@ class Delivery:
     files: list[Path]
     fingerprint: str
     assembly_id: str | None = None
-    manifest: Path | None = None
     bytes: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -117,7 +116,7 @@ def _data_files(root: Path) -> list[Path]:
         if path.is_file()
         and path.name.lower().endswith(_DATA_SUFFIXES)
         and not any(part.startswith(".") for part in path.relative_to(root).parts)
-        and not any(marker in str(path) for marker in _NOT_LINE_ITEMS)
+        and not any(marker in path.relative_to(root).as_posix() for marker in _NOT_LINE_ITEMS)
     ]
     return files
 
@@ -171,7 +170,6 @@ def _manifest_delivery(manifest_path: Path) -> Delivery:
         files=files,
         fingerprint=_digest(identity),
         assembly_id=assembly_id or None,
-        manifest=manifest_path,
     )
 
 

@@ -224,7 +224,7 @@ class Warehouse:
         temporary.replace(path)
         return path
 
-    def last_ingested(self) -> dict[str, RunRecord | dict]:
+    def last_ingested(self) -> dict[str, dict]:
         """The latest successful record per billing period still present in the dataset."""
         if not self.runs.is_dir():
             return {}
