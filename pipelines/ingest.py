@@ -48,10 +48,6 @@ class IngestResult:
     def ingested(self) -> list[RunRecord]:
         return [record for record in self.records if record.outcome == "ingested"]
 
-    @property
-    def unchanged(self) -> list[RunRecord]:
-        return [record for record in self.records if record.outcome == "unchanged"]
-
 
 def ingest(
     source: str,
