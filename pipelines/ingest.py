@@ -26,7 +26,7 @@ from pipelines.contract import LINE_ITEMS_SCHEMA
 from pipelines.errors import FinopsError, IngestFailed, InputError
 from pipelines.readers import read_batches, source_columns
 from pipelines.sources import Delivery, locate
-from pipelines.warehouse import RunRecord, Warehouse
+from pipelines.warehouse import RunRecord, Warehouse, interrupts_deferred
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +130,9 @@ def ingest(
             warehouse.append_runs(result.records)
             raise IngestFailed(failures)
 
-        warehouse.commit(run_id, staged)
-        warehouse.append_runs(result.records)
+        with interrupts_deferred():  # the run log must say what the commit did
+            warehouse.commit(run_id, staged)
+            warehouse.append_runs(result.records)
     return result
 
 

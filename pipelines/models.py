@@ -58,7 +58,7 @@ from sqlglot.errors import SqlglotError
 from pipelines.config import KEY_ALIAS_SEED, VALUE_ALIAS_SEED, Config, queries_folder
 from pipelines.contract import LINE_ITEMS_SCHEMA
 from pipelines.errors import ModelError, WarehouseError
-from pipelines.warehouse import check_path
+from pipelines.warehouse import Warehouse, check_path
 
 logger = logging.getLogger(__name__)
 
@@ -182,6 +182,22 @@ def build(
     config = config if config is not None else Config()
     queries = queries if queries is not None else queries_folder()
 
+    store = Warehouse(warehouse)
+    with store.lock():
+        # Ingest writes under the same lock, and a swap that a crash cut short is finished
+        # first: the models never see a half-replaced month.
+        store.recover()
+        return _build_locked(warehouse, target, config, queries, progress, started)
+
+
+def _build_locked(
+    warehouse: Path,
+    target: Path,
+    config: Config,
+    queries: Path,
+    progress: Progress | None,
+    started: float,
+) -> BuildResult:
     seed_files = find_seeds(queries)
     seed_names = sorted(set(seed_files) | set(_CONFIGURED_SEEDS))
     models, checks = order_models(find_models(queries), known=[SOURCE, *seed_names])

@@ -17,8 +17,11 @@ interrupted, so a period is never left half old and half new.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -28,6 +31,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.errors import WarehouseError
+
+log = logging.getLogger(__name__)
 
 PARTITION = "billing_period"
 
@@ -166,6 +171,8 @@ class Warehouse:
         Returns the billing periods whose swap was completed.
         """
         completed: list[str] = []
+        for unfinished in self.root.glob("_swap-*.json.tmp"):
+            unfinished.unlink()  # a journal never completed: its swap never began
         for journal in sorted(self.root.glob("_swap-*.json")):
             run_id = journal.stem[len("_swap-") :]
             periods = json.loads(journal.read_text())["periods"]
@@ -186,13 +193,19 @@ class Warehouse:
             self.staging.rmdir()
 
     def commit(self, run_id: str, periods: list[str]) -> None:
-        """Swap the staged periods of ``run_id`` into the dataset."""
+        """Swap the staged periods of ``run_id`` into the dataset.
+
+        Ctrl-C is held off until the swap is done: once the journal exists the swap only
+        rolls forward, so an interrupt here would leave a run the user stopped for a later
+        run to complete.
+        """
         if not periods:
             self.discard(run_id)
             return
-        journal = self.root / f"_swap-{run_id}.json"
-        _write_atomically(journal, json.dumps({"periods": periods}).encode())
-        self._swap(run_id, periods)
+        with interrupts_deferred():
+            journal = self.root / f"_swap-{run_id}.json"
+            _write_atomically(journal, json.dumps({"periods": periods}).encode())
+            self._swap(run_id, periods)
 
     def _swap(self, run_id: str, periods: list[str]) -> None:
         trash = self.staging / f"{run_id}-replaced"
@@ -238,6 +251,27 @@ class Warehouse:
             if row["outcome"] == "ingested" and row["billing_period"] in present:
                 latest[row["billing_period"]] = row
         return latest
+
+
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) off a block that must finish once begun, such as a swap.
+
+    An interrupt received meanwhile is logged, not raised: the block completed, so the run
+    did what it set out to do. Outside the main thread, where signals cannot be handled,
+    this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, _frame: received.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        log.warning("interrupted while committing; the commit was completed first")
 
 
 def _write_atomically(path: Path, payload: bytes) -> None:

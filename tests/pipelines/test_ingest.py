@@ -6,7 +6,9 @@ import csv
 import gzip
 import io
 import json
+import os
 import shutil
+import signal
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -586,3 +588,36 @@ def test_warehouse_under_a_key_value_folder_is_refused_before_ingest(tmp_path: P
         ingest(str(FOCUS_CONVERTERS_CSV), warehouse)
 
     assert not warehouse.exists()
+
+
+def test_ctrl_c_during_the_swap_lets_the_swap_finish(tmp_path: Path, monkeypatch):
+    header, rows = focus_converters_rows()
+    source = write_csv(tmp_path / "cur.csv", header, rows)
+    warehouse = tmp_path / "wh"
+    ingest(str(source), warehouse)
+    write_csv(source, header, rows[:30])
+    real_swap = Warehouse._swap
+
+    def interrupted_swap(self, run_id, periods):
+        os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl-C mid-swap
+        return real_swap(self, run_id, periods)
+
+    monkeypatch.setattr(Warehouse, "_swap", interrupted_swap)
+
+    result = ingest(str(source), warehouse)
+
+    [(count,)] = line_items(warehouse, "SELECT count(*) FROM li")
+    assert count == 30
+    assert [record.outcome for record in result.records] == ["ingested"]
+    assert not list(warehouse.glob("_swap-*"))
+
+
+def test_build_waits_for_no_ingest(tmp_path: Path):
+    from pipelines.models import build
+
+    warehouse = tmp_path / "wh"
+    ingest(str(FOCUS_CONVERTERS_CSV), warehouse)
+    (warehouse / ".lock").write_text(str(os.getpid()))  # an ingest of ours is running
+
+    with pytest.raises(WarehouseError, match="another finops run"):
+        build(warehouse)
