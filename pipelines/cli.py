@@ -107,6 +107,8 @@ def ingest_command(
     with _failures_exit():
         result = _ingest_with_progress(source, warehouse, force)
         _print_ingest(result)
+        if result.ingested and (warehouse / "finops.duckdb").exists():
+            console.print("Run `finops build` to bring finops.duckdb up to date.", markup=False)
 
 
 @app.command("build")
@@ -155,7 +157,9 @@ def run_command(
 @app.command("sample")
 def sample_command(
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the export into.")],
-    rows: Annotated[int, typer.Option(help="Line items in all, across the months.")] = 20_000,
+    rows: Annotated[
+        int, typer.Option(help="Line items in all, across the months (approximately).")
+    ] = 20_000,
     months: Annotated[int, typer.Option(help="Billing periods to generate.")] = 3,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 7,
     start: Annotated[str, typer.Option(help="First billing period, YYYY-MM.")] = "2026-08",
@@ -168,6 +172,8 @@ def sample_command(
             truth = generate(out_dir, rows=rows, months=months, seed=seed, start=start)
         except ValueError as error:
             raise typer.BadParameter(str(error)) from None
+        except OSError as error:
+            raise typer.BadParameter(f"{out_dir}: cannot write here ({error.strerror})") from None
         periods = len(truth.periods)
         console.print(
             f"Wrote {sum(p.rows for p in truth.periods.values()):,} line items in {periods} "
@@ -192,10 +198,15 @@ class _failures_exit:
         if isinstance(error, FinopsError):
             _error(str(error))
             raise typer.Exit(1)
-        if isinstance(error, KeyboardInterrupt):
-            _error("interrupted; the next run finishes or discards what this one left")
+        if isinstance(error, KeyboardInterrupt) or _duckdb_interrupted(error):
+            _error("interrupted")
             raise typer.Exit(130)
         return False
+
+
+def _duckdb_interrupted(error: BaseException | None) -> bool:
+    # DuckDB turns Ctrl-C during a query into its own error rather than KeyboardInterrupt.
+    return isinstance(error, RuntimeError) and "interrupted" in str(error).lower()
 
 
 def _error(message: str) -> None:

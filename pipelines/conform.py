@@ -31,6 +31,7 @@ NOT_NULL_COLUMNS = (
 # Columns AWS writes that the contract leaves out on purpose: the Athena partition columns and
 # the legacy-only ``bill/BillingPeriod*`` duplicates are already carried by the partition.
 _IGNORED = frozenset({"year", "month", "billing_period"})
+_CURRENCY_CODES = ("line_item_currency_code", "pricing_currency")
 
 # Made once: a Python value handed to a compute function is converted on every call, and that
 # conversion tries imports (decimal, dateutil) each time; without dateutil it fails slowly.
@@ -92,8 +93,11 @@ def conform_batch(path: str, plan: ColumnPlan, batch: pa.RecordBatch, first_row:
             columns.append(_map_column(path, plan, batch, target.name, first_row))
         elif target.name in plan.fixed:
             source = plan.fixed[target.name]
-            values = batch.column(source)
-            columns.append(_convert(path, source, values, target.type, first_row))
+            values = _convert(path, source, batch.column(source), target.type, first_row)
+            if target.name in _CURRENCY_CODES:
+                # ISO 4217 codes: " usd" and "USD" are one currency, never two.
+                values = pc.utf8_upper(pc.utf8_trim_whitespace(values))
+            columns.append(values)
         else:
             columns.append(pa.nulls(batch.num_rows, target.type))
     table = pa.Table.from_arrays(columns, schema=LINE_ITEMS_SCHEMA)

@@ -143,7 +143,7 @@ class FileStats:
     path: Path
     rows: int = 0
     cost: float = 0.0
-    currencies: set[str] = field(default_factory=set)
+    cost_by_currency: dict[str, float] = field(default_factory=dict)
     dropped: set[str] = field(default_factory=set)
     first_line_item: tuple | None = None
     last_line_item: tuple | None = None
@@ -185,6 +185,10 @@ def _stage_period(
         raise IngestFailed(failures)
 
     dropped = set().union(*(file.dropped for file in stats))
+    by_currency: dict[str, float] = {}
+    for file in stats:
+        for currency, cost in file.cost_by_currency.items():
+            by_currency[currency] = by_currency.get(currency, 0.0) + cost
     if dropped:
         log.warning(
             "%s: %d column(s) outside the CUR 2.0 contract were not kept: %s",
@@ -207,8 +211,10 @@ def _stage_period(
         bytes=delivery.bytes,
         rows_in=sum(file.rows for file in stats),
         rows_out=_rows_written(out_dir),
-        unblended_cost=math.fsum(file.cost for file in stats),
-        currencies=sorted(set().union(*(file.currencies for file in stats))),
+        # One total only when it means something: amounts in two currencies are not added.
+        unblended_cost=math.fsum(file.cost for file in stats) if len(by_currency) <= 1 else None,
+        unblended_cost_by_currency=by_currency,
+        currencies=sorted(by_currency),
         dropped_columns=sorted(dropped),
     )
 
@@ -253,9 +259,7 @@ def _write_file(
             _check_period(name, table, period, source_batch.first_row, period_column)
             stats.rows += table.num_rows
             stats.cost += pc.sum(table.column("line_item_unblended_cost")).as_py() or 0.0
-            stats.currencies |= set(
-                pc.unique(table.column("line_item_currency_code")).drop_null().to_pylist()
-            )
+            _add_cost_by_currency(stats.cost_by_currency, table)
             stats.first_line_item = stats.first_line_item or _line_item_identity(table, 0)
             stats.last_line_item = _line_item_identity(table, table.num_rows - 1)
             pending.append(table)
@@ -273,6 +277,19 @@ def _write_file(
     if progress:
         progress(path, path.stat().st_size)
     return stats
+
+
+def _add_cost_by_currency(totals: dict[str, float], table: pa.Table) -> None:
+    sums = table.group_by("line_item_currency_code").aggregate(
+        [("line_item_unblended_cost", "sum")]
+    )
+    for currency, cost in zip(
+        sums.column("line_item_currency_code").to_pylist(),
+        sums.column("line_item_unblended_cost_sum").to_pylist(),
+        strict=True,
+    ):
+        key = currency or "(none)"  # legacy CUR always fills it; staging reads none as USD
+        totals[key] = totals.get(key, 0.0) + (cost or 0.0)
 
 
 def _line_item_identity(table: pa.Table, row: int) -> tuple | None:
@@ -327,6 +344,7 @@ def _unchanged_record(run_id: str, source: str, delivery: Delivery, known: dict)
         bytes=delivery.bytes,
         rows_out=known["rows_out"],
         unblended_cost=known["unblended_cost"],
+        unblended_cost_by_currency=dict(known["unblended_cost_by_currency"] or []),
         currencies=known["currencies"] or [],
     )
 

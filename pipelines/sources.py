@@ -77,11 +77,16 @@ def locate(source: str) -> Located:
     if root.is_file() and root.name.endswith("-Manifest.json"):
         located.deliveries = [_manifest_delivery(root)]
     elif root.is_file():
+        _refuse_part_of_assembly(root)
         located = _loose_files([root])
     else:
         _refuse_superseded_assembly(root)
-        located.deliveries = _manifest_deliveries(root) or _athena_deliveries(root)
-        if not located.deliveries:
+        manifests = _manifests(root)
+        if manifests:
+            located = _manifest_deliveries(manifests)
+        else:
+            located.deliveries = _athena_deliveries(root)
+        if not located.deliveries and not located.failures:
             located = _loose_files(_data_files(root))
     if not located.deliveries and not located.failures:
         raise ConfigError(
@@ -109,6 +114,24 @@ def _refuse_superseded_assembly(folder: Path) -> None:
         )
 
 
+def _refuse_part_of_assembly(file: Path) -> None:
+    """One file of a delivered assembly is part of a month, or an old version of one."""
+    assembly = file.resolve().parent
+    _refuse_superseded_assembly(assembly)
+    manifests = list(assembly.parent.glob("*-Manifest.json"))
+    if not _PERIOD_FOLDER.match(assembly.parent.name) or not manifests:
+        return
+    try:
+        keys = json.loads(manifests[0].read_text(encoding="utf-8")).get("reportKeys") or []
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        return
+    if len(keys) > 1:
+        raise ConfigError(
+            f"{file}: one of the {len(keys)} files that {manifests[0]} names for this month; "
+            f"point at the report folder {assembly.parent.parent} instead"
+        )
+
+
 def _data_files(root: Path) -> list[Path]:
     files = [
         path
@@ -121,7 +144,7 @@ def _data_files(root: Path) -> list[Path]:
     return files
 
 
-def _manifest_deliveries(root: Path) -> list[Delivery]:
+def _manifests(root: Path) -> list[Path]:
     manifests = [
         path
         for path in sorted(root.rglob("*-Manifest.json"))
@@ -139,7 +162,17 @@ def _manifest_deliveries(root: Path) -> list[Delivery]:
                 # AWS writes the manifest last: a period folder without one is mid-delivery
                 # (or not a period at all), and its files are not the current assembly yet.
                 log.warning("%s: no manifest in this folder; its files were not read", folder)
-    return [_manifest_delivery(manifest) for manifest in manifests]
+    return manifests
+
+
+def _manifest_deliveries(manifests: list[Path]) -> Located:
+    located = Located([])
+    for manifest in manifests:
+        try:
+            located.deliveries.append(_manifest_delivery(manifest))
+        except InputError as error:
+            located.failures.append(error)  # the other months' problems are reported too
+    return located
 
 
 def _manifest_delivery(manifest_path: Path) -> Delivery:

@@ -52,6 +52,7 @@ RUNS_SCHEMA = pa.schema(
         ("rows_in", pa.int64()),
         ("rows_out", pa.int64()),
         ("unblended_cost", pa.float64()),
+        ("unblended_cost_by_currency", pa.map_(pa.string(), pa.float64())),
         ("currencies", pa.list_(pa.string())),
         ("dropped_columns", pa.list_(pa.string())),
         ("outcome", pa.string()),
@@ -79,7 +80,8 @@ class RunRecord:
     bytes: int = 0
     rows_in: int = 0
     rows_out: int = 0
-    unblended_cost: float = 0.0
+    unblended_cost: float | None = 0.0  # None when the period mixes currencies
+    unblended_cost_by_currency: dict[str, float] = field(default_factory=dict)
     currencies: list[str] = field(default_factory=list)
     dropped_columns: list[str] = field(default_factory=list)
 
@@ -145,8 +147,6 @@ class Warehouse:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             descriptor = os.open(lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except PermissionError as error:
-            raise WarehouseError(f"{self.root}: cannot write here ({error.strerror})") from None
         except FileExistsError:
             holder = lock_path.read_text().strip() if lock_path.exists() else "?"
             if holder.isdigit() and not _process_alive(int(holder)):
@@ -158,6 +158,8 @@ class Warehouse:
                 f"{self.root}: another finops run (pid {holder}) is writing this warehouse; "
                 f"remove {lock_path} if it is not running"
             ) from None
+        except OSError as error:  # not writable, a parent that is a file, /proc, ...
+            raise WarehouseError(f"{self.root}: cannot write here ({error.strerror})") from None
         with os.fdopen(descriptor, "w") as handle:
             handle.write(str(os.getpid()))
         try:

@@ -15,7 +15,7 @@ GROUP BY billing_period, currency
 ORDER BY billing_period, currency;
 
 -- name: top_services
--- The five largest services of the latest billing period, by amortized cost.
+-- The five largest services of the latest billing period, by amortized cost, per currency.
 WITH latest AS (SELECT max(billing_period) AS billing_period FROM daily_cost)
 SELECT
     daily_cost.billing_period,
@@ -27,8 +27,8 @@ SELECT
 FROM daily_cost
 JOIN latest USING (billing_period)
 GROUP BY daily_cost.billing_period, service, currency
-ORDER BY amortized_cost DESC, service
-LIMIT 5;
+QUALIFY row_number() OVER (PARTITION BY currency ORDER BY sum(amortized_cost) DESC, service) <= 5
+ORDER BY currency, amortized_cost DESC, service;
 
 -- name: showback_by_team
 -- Amortized cost per team in the latest billing period; untagged spend is its own row.

@@ -22,6 +22,7 @@ from pipelines.contract import LINE_ITEMS_SCHEMA
 from pipelines.errors import ConfigError, IngestFailed, InputError, WarehouseError
 from pipelines.ingest import ingest
 from pipelines.warehouse import Warehouse
+from sample_data.generate import generate
 from tests.conftest import CLOUDACADEMY, DEMO, FOCUS_CONVERTERS_CSV, tree_digest
 
 # Sums of line_item_unblended_cost in the raw WorkshopCUR files, computed with math.fsum over
@@ -334,7 +335,7 @@ def test_manifest_that_names_a_missing_file_is_refused(tmp_path: Path):
         )
     )
 
-    with pytest.raises(InputError, match="report-00001.csv.gz.*missing"):
+    with pytest.raises(IngestFailed, match="report-00001.csv.gz.*missing"):
         ingest(str(tmp_path / "cur"), tmp_path / "wh")
 
 
@@ -431,7 +432,7 @@ def test_manifest_naming_a_file_twice_is_refused(demo_export: Path, tmp_path: Pa
     content["reportKeys"] = content["reportKeys"] * 2
     manifest.write_text(json.dumps(content))
 
-    with pytest.raises(InputError, match="more than once"):
+    with pytest.raises(IngestFailed, match="more than once"):
         ingest(str(demo_export), tmp_path / "wh")
 
 
@@ -621,3 +622,51 @@ def test_build_waits_for_no_ingest(tmp_path: Path):
 
     with pytest.raises(WarehouseError, match="another finops run"):
         build(warehouse)
+
+
+def test_run_log_keeps_cost_per_currency_and_no_mixed_total(tmp_path: Path):
+    header, rows = focus_converters_rows()
+    currency = header.index("lineItem/CurrencyCode")
+    cost = header.index("lineItem/UnblendedCost")
+    rows[0][currency], rows[0][cost] = "eur ", "10"  # lower case and a stray space
+    source = write_csv(tmp_path / "cur.csv", header, rows)
+    warehouse = tmp_path / "wh"
+
+    [record] = ingest(str(source), warehouse).records
+
+    assert record.currencies == ["EUR", "USD"]
+    assert record.unblended_cost is None
+    assert record.unblended_cost_by_currency["EUR"] == 10.0
+    usd = sum(Decimal(row[cost]) for row in rows[1:])
+    assert record.unblended_cost_by_currency["USD"] == pytest.approx(float(usd), abs=1e-9)
+    [(codes,)] = line_items(
+        warehouse, "SELECT list(DISTINCT line_item_currency_code ORDER BY 1) FROM li"
+    )
+    assert codes == ["EUR", "USD"]
+
+
+def test_one_file_of_a_multi_file_assembly_is_refused(tmp_path: Path):
+    export = tmp_path / "export"
+    generate(export, rows=450_000, months=1, seed=3)  # over 200k rows a month: several files
+    manifest = next(export.rglob("*-Manifest.json"))
+    keys = json.loads(manifest.read_text())["reportKeys"]
+    assert len(keys) > 1
+    one_file = manifest.parent / Path(keys[0]).relative_to(Path(keys[0]).parents[1])
+
+    with pytest.raises(ConfigError, match=f"one of the {len(keys)} files"):
+        ingest(str(one_file), tmp_path / "wh")
+
+
+def test_every_bad_manifest_is_reported_at_once(demo_export: Path, tmp_path: Path):
+    manifests = sorted(demo_export.rglob("*-Manifest.json"))
+    manifests[0].write_text("{not json")
+    content = json.loads(manifests[1].read_text())
+    content["reportKeys"] = []
+    manifests[1].write_text(json.dumps(content))
+
+    with pytest.raises(IngestFailed) as caught:
+        ingest(str(demo_export), tmp_path / "wh")
+
+    messages = [str(failure) for failure in caught.value.failures]
+    assert len(messages) == 2
+    assert "not valid JSON" in messages[0] and "names no report files" in messages[1]
