@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -24,7 +26,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from pipelines.config import Config
+from pipelines.config import Config, load_config
 from pipelines.errors import FinopsError, IngestFailed
 from pipelines.ingest import IngestResult, ingest
 from pipelines.summary import Section, summarize
@@ -116,11 +118,14 @@ def build_command(
     warehouse: ExistingWarehouseOption = Path("warehouse"),
     config: ConfigOption = None,
 ) -> None:
-    """Build the SQL models of queries/ on DuckDB and write finops.duckdb for analysts."""
-    from pipelines.config import load_config
+    """Build the SQL models of queries/ on DuckDB and write finops.duckdb for analysts.
 
+    Exits with 1 when a data check (queries/checks/) returns rows; the file is written anyway.
+    """
     with _failures_exit():
-        _build(warehouse, load_config(config))
+        passed = _build(warehouse, load_config(config))
+    if not passed:
+        raise typer.Exit(1)
 
 
 @app.command("summary")
@@ -137,14 +142,15 @@ def run_command(
     config: ConfigOption = None,
     force: ForceOption = False,
 ) -> None:
-    """The main job: ingest SOURCE, build the models, print the summary."""
-    from pipelines.config import load_config
+    """The main job: ingest SOURCE, build the models, print the summary.
 
+    Exits with 1 when a data check fails, after printing the summary.
+    """
     with _failures_exit():
         settings = load_config(config)  # a bad finops.toml stops the run before any ingest
         result = _ingest_with_progress(source, warehouse, force)
         _print_ingest(result)
-        _build(warehouse, settings)
+        passed = _build(warehouse, settings)
         _print_summary(summarize(warehouse))
         console.print(
             "Query the models from DuckDB or Python: "
@@ -152,6 +158,8 @@ def run_command(
             highlight=False,
             markup=False,
         )
+    if not passed:
+        raise typer.Exit(1)
 
 
 @app.command("sample")
@@ -182,29 +190,28 @@ def sample_command(
         )
 
 
-class _failures_exit:
+@contextmanager
+def _failures_exit() -> Iterator[None]:
     """Turn our errors into a one-line message and exit 1; anything else is a bug."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type | None, error: BaseException | None, _tb: object) -> bool:
-        if isinstance(error, IngestFailed):
-            count = len(error.failures)
-            _error(f"ingest failed ({count} bad file{'s' * (count > 1)}); nothing was committed")
-            for failure in error.failures:
-                errors.print(f"  {failure}", markup=False, highlight=False)
-            raise typer.Exit(1)
-        if isinstance(error, FinopsError):
-            _error(str(error))
-            raise typer.Exit(1)
-        if isinstance(error, KeyboardInterrupt) or _duckdb_interrupted(error):
-            _error("interrupted")
-            raise typer.Exit(130)
-        return False
+    try:
+        yield
+    except IngestFailed as error:
+        count = len(error.failures)
+        _error(f"ingest failed ({count} bad file{'s' * (count > 1)}); nothing was committed")
+        for failure in error.failures:
+            errors.print(f"  {failure}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    except FinopsError as error:
+        _error(str(error))
+        raise typer.Exit(1) from None
+    except (KeyboardInterrupt, RuntimeError) as error:
+        if isinstance(error, RuntimeError) and not _duckdb_interrupted(error):
+            raise
+        _error("interrupted")
+        raise typer.Exit(130) from None
 
 
-def _duckdb_interrupted(error: BaseException | None) -> bool:
+def _duckdb_interrupted(error: BaseException) -> bool:
     # DuckDB turns Ctrl-C during a query into its own error rather than KeyboardInterrupt.
     return isinstance(error, RuntimeError) and "interrupted" in str(error).lower()
 
@@ -231,7 +238,8 @@ def _ingest_with_progress(source: str, warehouse: Path, force: bool) -> IngestRe
         return ingest(source, warehouse, force=force, progress=advance)
 
 
-def _build(warehouse: Path, config: Config) -> None:
+def _build(warehouse: Path, config: Config) -> bool:
+    """Build the models and say so; False when a data check returned rows."""
     from pipelines.models import build
 
     result = build(warehouse, config)
@@ -241,7 +249,8 @@ def _build(warehouse: Path, config: Config) -> None:
         markup=False,
     )
     for failure in result.check_failures:
-        errors.print(f"[yellow]check:[/] {failure}", highlight=False)
+        errors.print(f"check failed: {failure.check}: {failure.reason}", markup=False)
+    return not result.check_failures
 
 
 def _print_ingest(result: IngestResult) -> None:
@@ -258,8 +267,7 @@ def _print_ingest(result: IngestResult) -> None:
             record.outcome,
             str(len(record.files)),
             f"{record.rows_out:,}",
-            # The run log keeps the column's plain sum to reconcile with the source; on
-            # screen, amounts in different currencies are not added up.
+            # Amounts in different currencies are not added up (the run log keeps each).
             _money(record.unblended_cost, record.currencies)
             if len(record.currencies) <= 1
             else "(mixed)",

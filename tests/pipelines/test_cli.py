@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import gzip
 import json
 import subprocess
@@ -174,3 +175,27 @@ def test_mixed_currencies_are_never_added_up(tmp_path: Path):
     assert "EUR 1,000,000.00" in result.stdout  # the EUR line on its own row
     assert "$1.68" in result.stdout  # the USD lines without it
     assert "1,000,001" not in result.stdout
+
+
+def test_build_exits_1_when_a_data_check_fails(tmp_path: Path, monkeypatch):
+    import pipelines.models as models
+
+    warehouse = tmp_path / "wh"
+    assert (
+        runner.invoke(app, ["ingest", str(FOCUS_CONVERTERS_CSV), "-w", str(warehouse)]).exit_code
+        == 0
+    )
+    real_build = models.build
+
+    def build_with_a_failing_check(*args, **kwargs):
+        result = real_build(*args, **kwargs)
+        failure = models.CheckFailure("reconciliation", "2023-11: staging lost 1 line item", {})
+        return dataclasses.replace(result, check_failures=(failure,))
+
+    monkeypatch.setattr(models, "build", build_with_a_failing_check)
+
+    result = runner.invoke(app, ["build", "-w", str(warehouse)])
+
+    assert result.exit_code == 1
+    assert "check failed: reconciliation: 2023-11: staging lost 1 line item" in result.stderr
+    assert (warehouse / "finops.duckdb").is_file()
