@@ -6,6 +6,7 @@ held a value that is not what AWS writes there.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -236,16 +237,22 @@ def _map_column(
 ) -> pa.Array:
     map_type = LINE_ITEMS_SCHEMA.field(name).type
     if name in plan.native_maps:
-        values = batch.column(plan.native_maps[name])
+        source = plan.native_maps[name]
+        values = batch.column(source)
+        if _is_text(values):
+            # CUR 2.0 in CSV writes each map as JSON text: {"user_team":"data"}.
+            return _json_maps(path, source, values, first_row)
         try:
-            return pc.cast(values, map_type)
+            # Parquet maps keep their value type: ``discount`` is map<string, double>.
+            maps = pc.cast(values, map_type)
         except pa.ArrowException:
             raise InputError(
                 path,
                 f"map column of type {values.type}",
-                column=plan.native_maps[name],
-                expected="map<string, string>",
+                column=source,
+                expected="map<string, string> or map<string, double>",
             ) from None
+        return _without_empty_values(maps)
 
     sources = plan.maps.get(name, [])
     rows = batch.num_rows
@@ -266,6 +273,64 @@ def _map_column(
     values = pa.concat_arrays(cells).take(pa.array(entry_cols * rows + entry_rows))
     keys = pa.array([key for key, _ in sources], pa.string()).take(pa.array(entry_cols))
     return pa.MapArray.from_arrays(pa.array(offsets), keys, values).cast(map_type)
+
+
+def _json_maps(path: str, source: str, values: pa.Array, first_row: int) -> pa.Array:
+    """Maps from JSON text, one object a cell; an empty cell is an empty map."""
+    offsets, keys, items = [0], [], []
+    for offset, text in enumerate(values.to_pylist()):
+        entries = _json_object(text) if text is not None and text.strip() else {}
+        if entries is None:
+            raise InputError(
+                path,
+                f"{_quote(text)} is not a JSON object",
+                row=first_row + offset,
+                column=source,
+                expected='a JSON object such as {"user_team": "data"}',
+            )
+        for key, value in entries.items():
+            if value is None:
+                continue
+            keys.append(str(key))
+            # Numbers (discount amounts) become their decimal text; strings stay as written.
+            items.append(value if isinstance(value, str) else json.dumps(value))
+        offsets.append(len(keys))
+    maps = pa.MapArray.from_arrays(
+        pa.array(offsets, pa.int32()), pa.array(keys, pa.string()), pa.array(items, pa.string())
+    )
+    return _without_empty_values(maps)
+
+
+def _json_object(text: str) -> dict | None:
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _without_empty_values(maps: pa.Array) -> pa.Array:
+    """Drop entries whose value is missing or blank: an empty tag is no tag, as in legacy CUR.
+
+    A missing map (NULL) becomes an empty one, as the legacy tag columns give it.
+    """
+    if isinstance(maps, pa.ChunkedArray):
+        maps = maps.combine_chunks()
+    # Offsets of a sliced map array point into its whole key and item arrays.
+    offsets = maps.offsets.to_numpy(zero_copy_only=False).astype(np.int64)
+    low, high = int(offsets[0]), int(offsets[-1])
+    keys = maps.keys.slice(low, high - low)
+    items = maps.items.slice(low, high - low)
+    keep = pc.fill_null(
+        pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(items)), _ZERO_LENGTH), False
+    ).to_numpy(zero_copy_only=False)
+    rows = np.repeat(np.arange(len(maps)), np.diff(offsets))
+    new_offsets = np.zeros(len(maps) + 1, dtype=np.int32)
+    np.cumsum(np.bincount(rows[keep], minlength=len(maps)), out=new_offsets[1:])
+    mask = pa.array(keep)
+    return pa.MapArray.from_arrays(
+        pa.array(new_offsets), keys.filter(mask), items.filter(mask)
+    ).cast(LINE_ITEMS_SCHEMA.field("resource_tags").type)
 
 
 def _quote(value: object) -> str:

@@ -1,10 +1,16 @@
 """Locate the CUR deliveries in a source: which files make up each billing period.
 
-Three layouts are recognised in a local folder (S3 is the next step; ``locate`` is the seam):
+Four layouts are recognised in a local folder (S3 is the next step; ``locate`` is the seam):
 
 - legacy CUR CSV in AWS's delivery layout, where each billing period's manifest
   (``<report>/<YYYYMMDD-YYYYMMDD>/<report>-Manifest.json``) names the current assembly's
   files. Older assemblies of a re-delivered month stay in the bucket and are ignored;
+- CUR 2.0 from AWS Data Exports (``<export>/data/BILLING_PERIOD=YYYY-MM/*.parquet`` or
+  ``*.csv.gz``). When the period's metadata manifest
+  (``<export>/metadata/BILLING_PERIOD=YYYY-MM/<export>-Manifest.json``) is there, exactly the
+  files its ``dataFiles`` name are read: an overwrite-mode export replaces its files in place,
+  and anything else in the folder is not part of the current execution. Without a manifest,
+  every data file of the period's folder is;
 - legacy CUR Parquet in the Athena layout (``.../year=YYYY/month=MM/*.parquet``);
 - loose CUR files (CSV, CSV.gz, CSV.zip or Parquet) with no manifest, each placed in the
   billing period given by its own ``bill/BillingPeriodStartDate``.
@@ -27,6 +33,7 @@ from pipelines.readers import file_kind, read_batches, source_columns
 log = logging.getLogger(__name__)
 
 _PERIOD_FOLDER = re.compile(r"^(\d{4})(\d{2})01-(\d{8})$")
+_CUR2_PERIOD = re.compile(r"^BILLING_PERIOD=(\d{4})-(\d{2})$")
 _ATHENA_MONTH = re.compile(r"year=(\d{4})/month=(\d{1,2})(?:/|$)")
 _DATA_SUFFIXES = (".csv", ".csv.gz", ".csv.zip", ".gz", ".zip", ".parquet")
 # Files that AWS's Athena integration writes next to the CUR data but that hold no line items.
@@ -38,7 +45,7 @@ class Delivery:
     """The files that make up one billing period in the source, and how to recognise them."""
 
     billing_period: str  # YYYY-MM
-    layout: str  # legacy_csv_manifest | athena_parquet | loose_files
+    layout: str  # legacy_csv_manifest | cur2_data_export | athena_parquet | loose_files
     files: list[Path]
     fingerprint: str
     assembly_id: str | None = None
@@ -74,24 +81,35 @@ def locate(source: str) -> Located:
         raise ConfigError(f"{source}: no such file or folder")
 
     located = Located([])
-    if root.is_file() and root.name.endswith("-Manifest.json"):
+    if (
+        root.is_file()
+        and root.name.endswith("-Manifest.json")
+        and _is_cur2_folder(root.resolve().parent, "metadata")
+    ):
+        period_folder = root.resolve().parent
+        export = period_folder.parent.parent
+        located.deliveries = [
+            _cur2_delivery(export, period_folder.name, export / "data" / period_folder.name)
+        ]
+    elif root.is_file() and root.name.endswith("-Manifest.json"):
         located.deliveries = [_manifest_delivery(root)]
     elif root.is_file():
         _refuse_part_of_assembly(root)
+        _refuse_part_of_export(root)
         located = _loose_files([root])
     else:
         _refuse_superseded_assembly(root)
         manifests = _manifests(root)
-        if manifests:
-            located = _manifest_deliveries(manifests)
-        else:
+        located = _manifest_deliveries(manifests) if manifests else _cur2_deliveries(root)
+        if not located.deliveries and not located.failures:
             located.deliveries = _athena_deliveries(root)
         if not located.deliveries and not located.failures:
             located = _loose_files(_data_files(root))
     if not located.deliveries and not located.failures:
         raise ConfigError(
             f"{source}: no CUR export found (looked for <report>-Manifest.json, "
-            "year=YYYY/month=MM/*.parquet, and .csv, .csv.gz, .csv.zip or .parquet files)"
+            "data/BILLING_PERIOD=YYYY-MM/, year=YYYY/month=MM/*.parquet, "
+            "and .csv, .csv.gz, .csv.zip or .parquet files)"
         )
     located.deliveries.sort(key=lambda delivery: delivery.billing_period)
     return located
@@ -129,6 +147,25 @@ def _refuse_part_of_assembly(file: Path) -> None:
         raise ConfigError(
             f"{file}: one of the {len(keys)} files that {manifests[0]} names for this month; "
             f"point at the report folder {assembly.parent.parent} instead"
+        )
+
+
+def _refuse_part_of_export(file: Path) -> None:
+    """One file of a CUR 2.0 period read on its own would replace the month with that file."""
+    folder = file.resolve().parent
+    if not _is_cur2_folder(folder, "data"):
+        return
+    manifests = sorted((folder.parent.parent / "metadata" / folder.name).glob("*-Manifest.json"))
+    if not manifests:
+        return
+    try:
+        names = json.loads(manifests[0].read_text(encoding="utf-8")).get("dataFiles") or []
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        return  # the manifest's own problems are reported when the export is read
+    if [str(name).rsplit("/", 1)[-1] for name in names] != [file.name]:
+        raise ConfigError(
+            f"{file}: not the one file that {manifests[0]} names for this month; "
+            f"point at the export folder {folder.parent.parent} instead"
         )
 
 
@@ -229,6 +266,104 @@ def _resolve_report_key(manifest_path: Path, key: str) -> Path:
     if not file.is_file():
         raise InputError(
             str(manifest_path), f"manifest names {key!r}, which is missing (looked for {file})"
+        )
+    return file
+
+
+def _is_cur2_folder(folder: Path, kind: str) -> bool:
+    """``folder`` is ``<export>/<kind>/BILLING_PERIOD=YYYY-MM`` (kind: data or metadata)."""
+    return bool(_CUR2_PERIOD.match(folder.name)) and folder.parent.name == kind
+
+
+def _cur2_deliveries(root: Path) -> Located:
+    """CUR 2.0 periods under ``root``: one per data folder or metadata manifest found."""
+    periods: set[tuple[Path, str]] = set()
+    resolved = root.resolve()
+    folders = [resolved, *(path for path in resolved.rglob("BILLING_PERIOD=*") if path.is_dir())]
+    for folder in folders:
+        for kind in ("data", "metadata"):
+            if _is_cur2_folder(folder, kind):
+                periods.add((folder.parent.parent, folder.name))
+    exports = {export for export, _ in periods}
+    if len(exports) > 1:
+        names = ", ".join(sorted(str(export) for export in exports))
+        raise ConfigError(f"{root}: holds several CUR 2.0 exports ({names}); point at one of them")
+
+    located = Located([])
+    for export, period_name in sorted(periods):
+        data_folder = export / "data" / period_name
+        if not data_folder.is_relative_to(resolved):
+            continue  # a metadata folder given on its own: its data is outside the source
+        try:
+            located.deliveries.append(_cur2_delivery(export, period_name, data_folder))
+        except InputError as error:
+            located.failures.append(error)  # the other months' problems are reported too
+    return located
+
+
+def _cur2_delivery(export: Path, period_name: str, data_folder: Path) -> Delivery:
+    match = _CUR2_PERIOD.match(period_name)
+    assert match is not None  # only called for BILLING_PERIOD= folders
+    period = f"{match.group(1)}-{match.group(2)}"
+    manifests = sorted((export / "metadata" / period_name).glob("*-Manifest.json"))
+    if manifests:
+        return _cur2_manifest_delivery(manifests[0], period, data_folder)
+
+    files = _data_files(data_folder) if data_folder.is_dir() else []
+    if not files:
+        raise InputError(
+            str(data_folder), "no data files", expected=".snappy.parquet or .csv.gz files"
+        )
+    return Delivery(period, "cur2_data_export", files, _file_fingerprint(files))
+
+
+def _cur2_manifest_delivery(manifest_path: Path, period: str, data_folder: Path) -> Delivery:
+    """The files a Data Exports manifest names for the period, and its execution id."""
+    path = str(manifest_path)
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(path, f"manifest is not valid JSON ({error})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("dataFiles"), list):
+        raise InputError(path, "manifest has no dataFiles list", expected="a Data Exports manifest")
+    stated = str(manifest.get("billingPeriod") or period)
+    if stated[:7] != period:
+        raise InputError(
+            path,
+            f"manifest is for billing period {stated!r} but sits in BILLING_PERIOD={period}",
+            expected=period,
+        )
+
+    names = manifest["dataFiles"]
+    if not names:
+        # Replacing the month with nothing would delete it.
+        raise InputError(path, "manifest names no data files", expected="dataFiles with files")
+    repeated = sorted({str(name) for name in names if names.count(name) > 1})
+    if repeated:
+        raise InputError(
+            path, f"manifest names {repeated[0]!r} more than once", expected="each file once"
+        )
+    files = [_resolve_data_file(manifest_path, data_folder, str(name)) for name in names]
+    execution_id = str(manifest.get("executionId") or "")
+    identity = [execution_id] + [f"{file.name}:{file.stat().st_size}" for file in files]
+    return Delivery(
+        billing_period=period,
+        layout="cur2_data_export",
+        files=files,
+        fingerprint=_digest(identity),
+        assembly_id=execution_id or None,
+    )
+
+
+def _resolve_data_file(manifest_path: Path, data_folder: Path, name: str) -> Path:
+    # dataFiles are S3 URIs ("s3://<bucket>/<prefix>/<export>/data/BILLING_PERIOD=.../<file>");
+    # locally the part after the period's data folder is what sits in it.
+    parts = name.split("/")
+    tail = parts[parts.index(data_folder.name) + 1 :] if data_folder.name in parts else parts[-1:]
+    file = data_folder.joinpath(*tail)
+    if not file.is_file():
+        raise InputError(
+            str(manifest_path), f"manifest names {name!r}, which is missing (looked for {file})"
         )
     return file
 

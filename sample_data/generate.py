@@ -18,6 +18,11 @@ Example::
 
 or from a shell: ``python -m sample_data.generate /tmp/cur --rows 20000 --months 3 --seed 7``.
 
+With ``layout="cur2"`` (``--layout cur2``) the same line items are written as CUR 2.0 from AWS
+Data Exports instead: snappy Parquet under ``<report>/data/BILLING_PERIOD=YYYY-MM/`` and the
+period's manifest under ``<report>/metadata/BILLING_PERIOD=YYYY-MM/``. The column names and
+types come from the pipeline's contract (``pipelines.contract``), which is CUR 2.0's schema.
+
 Notes:
     - Same arguments, same bytes: every random choice comes from numpy generators seeded with
       ``seed``, gzip headers carry no time stamp, and nothing reads the clock.
@@ -49,6 +54,7 @@ import gzip
 import hashlib
 import json
 import math
+import re
 import sys
 import time
 import uuid
@@ -61,6 +67,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from pipelines.contract import DOUBLE_COLUMNS, TIMESTAMP_COLUMNS, contract_name, snake
 
 BUCKET = "finops-sample-cur"
 UNTAGGED = "(untagged)"
@@ -2361,6 +2371,123 @@ def _manifest(
     }
 
 
+# ---------------------------------------------------------------------------------------------
+# Writing CUR 2.0: the same line items as AWS Data Exports writes them
+# ---------------------------------------------------------------------------------------------
+
+LAYOUTS = ("legacy", "cur2")
+_EMPTY_MAP = pa.map_(pa.string(), pa.string())
+_DISCOUNT_MAP = pa.map_(pa.string(), pa.float64())
+
+
+def cur2_tag_key(legacy_key: str) -> str:
+    """A legacy tag key as CUR 2.0 keys ``resource_tags``: Athena's column name without the
+    ``resource_tags_`` prefix (``user:Team`` -> ``user_team``, ``aws:createdBy`` ->
+    ``aws_created_by``)."""
+    parts = [part for part in re.split(r"[^A-Za-z0-9]+", legacy_key) if part]
+    return "_".join(snake(part) for part in parts)
+
+
+def _write_cur2_file(path: Path, blocks: list[_Block], pieces: list[tuple[int, int, int]]) -> int:
+    """Write one CUR 2.0 snappy Parquet file; returns its line items.
+
+    The rows are rendered as the legacy CSV first and then typed and folded, so that both
+    layouts of one seed hold the very same values.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = bytearray((",".join(COLUMN_NAMES) + "\n").encode())
+    for index, lo, hi in pieces:
+        for chunk in range(lo, hi, _RENDER_CHUNK):
+            text += _payload(_render(blocks[index], chunk, min(hi, chunk + _RENDER_CHUNK)))
+    legacy = pacsv.read_csv(
+        pa.BufferReader(bytes(text)),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in COLUMN_NAMES}, strings_can_be_null=True
+        ),
+    )
+    pq.write_table(_cur2_table(legacy), path, compression="snappy")
+    return legacy.num_rows
+
+
+def _cur2_table(legacy: pa.Table) -> pa.Table:
+    """Legacy CUR text columns as CUR 2.0 columns: snake names, AWS's types, maps."""
+    rows = legacy.num_rows
+    columns: dict[str, pa.Array] = {}
+    maps: dict[str, list[tuple[str, pa.Array]]] = {"resource_tags": [], "product": []}
+    for name in COLUMN_NAMES:
+        values = legacy.column(name).combine_chunks()
+        column, key = contract_name(name)
+        if column == "resource_tags" and key is not None:
+            maps[column].append((cur2_tag_key(key), values))
+        elif column == "product" and key is not None:
+            maps[column].append((key, values))
+        elif column in DOUBLE_COLUMNS:
+            columns[column] = pc.cast(values, pa.float64())
+        elif column in TIMESTAMP_COLUMNS:
+            naive = pc.cast(pc.utf8_rtrim(values, characters="Z"), pa.timestamp("ms"))
+            columns[column] = naive.cast(pa.timestamp("ms", tz="UTC"))
+        else:
+            columns[column] = values
+    for column, entries in maps.items():
+        columns[column] = _cur2_map(entries, rows)
+    columns["cost_category"] = _cur2_map([], rows)
+    columns["discount"] = _cur2_map([], rows).cast(_DISCOUNT_MAP)
+    return pa.table({name: columns[name] for name in sorted(columns)})
+
+
+def _cur2_map(entries: list[tuple[str, pa.Array]], rows: int) -> pa.Array:
+    """One map a row, with an entry for each cell that is not missing."""
+    if not entries:
+        empty = pa.array([], pa.string())
+        return pa.MapArray.from_arrays(pa.array(np.zeros(rows + 1, np.int32)), empty, empty)
+    present = np.column_stack([v.is_valid().to_numpy(zero_copy_only=False) for _, v in entries])
+    entry_rows, entry_cols = np.nonzero(present)
+    offsets = np.zeros(rows + 1, dtype=np.int32)
+    np.cumsum(present.sum(axis=1), out=offsets[1:])
+    cells = pa.concat_arrays([values for _, values in entries])
+    values = cells.take(pa.array(entry_cols * rows + entry_rows))
+    keys = pa.array([key for key, _ in entries], pa.string()).take(pa.array(entry_cols))
+    return pa.MapArray.from_arrays(pa.array(offsets), keys, values).cast(_EMPTY_MAP)
+
+
+def _cur2_manifest(
+    fleet: _Fleet, cal: _Calendar, month: int, execution_id: str, export: str, uris: list[str]
+) -> dict:
+    """The Data Exports metadata manifest of one billing period's execution."""
+    label = cal.labels[month]
+    export_id = uuid.UUID(hashlib.md5(f"{fleet.payer}/{export}".encode()).hexdigest())
+    return {
+        "version": "2.0",
+        "exportArn": f"arn:aws:bcm-data-exports:us-east-1:{fleet.payer}:export/"
+        f"{export}-{export_id}",
+        "exportName": export,
+        "executionId": execution_id,
+        "billingPeriod": label,
+        "bucket": BUCKET,
+        "dataFileFormat": "PARQUET",
+        "compression": "SNAPPY",
+        "overwrite": "OVERWRITE_REPORT",
+        "dataFiles": uris,
+        "schema": [
+            {"name": column, "type": _cur2_type(column)}
+            for column in sorted(
+                {contract_name(name)[0] for name in COLUMN_NAMES}
+                | {"resource_tags", "product", "cost_category", "discount"}
+            )
+        ],
+    }
+
+
+def _cur2_type(column: str) -> str:
+    if column == "discount":
+        return "map<string,double>"
+    if column in ("resource_tags", "product", "cost_category"):
+        return "map<string,string>"
+    if column in DOUBLE_COLUMNS:
+        return "double"
+    return "timestamp" if column in TIMESTAMP_COLUMNS else "string"
+
+
 def _period_folder(cal: _Calendar, month: int) -> str:
     start = (cal.origin + cal.month_start[month]).astype("datetime64[D]")
     end = (cal.origin + cal.month_start[month + 1]).astype("datetime64[D]")
@@ -2382,9 +2509,10 @@ def generate(
     report: str = "finops-demo",
     prefix: str = "cur",
     redeliveries: int = 0,
+    layout: str = "legacy",
     progress: Callable[[int], None] | None = None,
 ) -> GroundTruth:
-    """Write a legacy CUR delivery for ``months`` billing periods under ``out_dir``.
+    """Write a legacy CUR delivery (or a CUR 2.0 one) for ``months`` billing periods.
 
     Args:
         out_dir: plays the S3 bucket: files land at ``out_dir/<S3 key>``, and
@@ -2393,6 +2521,11 @@ def generate(
         start: the first billing period, ``YYYY-MM``.
         prefix: the report's S3 prefix; empty for none.
         redeliveries: older, superseded assemblies to leave in each period's folder.
+        layout: ``legacy`` (gzip CSV and manifests, legacy names) or ``cur2`` (AWS Data
+            Exports: snappy Parquet under ``<report>/data/BILLING_PERIOD=YYYY-MM/`` and the
+            manifest under ``<report>/metadata/BILLING_PERIOD=YYYY-MM/``). The line items and
+            the ground truth are the same for both; the manifest's execution id is the
+            legacy assembly id.
         progress: called with the number of line items written so far, after each file.
 
     Returns:
@@ -2401,7 +2534,12 @@ def generate(
     Notes:
         Files already in ``out_dir`` stay where they are, as objects in a bucket would: writing
         twice into one folder leaves both runs' assemblies, with the second run's manifests.
+        A ``cur2`` export overwrites its files in place, as Data Exports' overwrite mode does,
+        so re-deliveries leave nothing behind: ``redeliveries`` is simulated (the same draws)
+        but only the current execution is written, and no superseded ids are recorded.
     """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
     if months < 1:
         raise ValueError(f"months must be at least 1, got {months}")
     if rows < MIN_ROWS_PER_MONTH * months:
@@ -2459,19 +2597,27 @@ def generate(
 
             # Files are written by the pool while the next month is simulated; at most one
             # month waits, which bounds memory.
-            jobs, keys = [], []
-            for delivery in deliveries:
-                for number, pieces in enumerate(_file_slices(delivery.blocks), start=1):
-                    key = f"{folder}/{delivery.assembly_id}/{report}-{number:05d}.csv.gz"
-                    if delivery is current:
-                        keys.append(key)
-                    jobs.append(
-                        pool.submit(_write_file, out_dir / key, delivery.blocks, pieces, GZIP_LEVEL)
-                    )
-            manifest = _manifest(fleet, cal, month, assembly_id, report, keys)
-            manifest_path = out_dir / folder / f"{report}-Manifest.json"
+            if layout == "cur2":
+                jobs, document, manifest_path = _submit_cur2(
+                    pool, out_dir, root, report, current, fleet, cal, month
+                )
+                superseded = []
+            else:
+                jobs, keys = [], []
+                for delivery in deliveries:
+                    for number, pieces in enumerate(_file_slices(delivery.blocks), start=1):
+                        key = f"{folder}/{delivery.assembly_id}/{report}-{number:05d}.csv.gz"
+                        if delivery is current:
+                            keys.append(key)
+                        jobs.append(
+                            pool.submit(
+                                _write_file, out_dir / key, delivery.blocks, pieces, GZIP_LEVEL
+                            )
+                        )
+                document = _manifest(fleet, cal, month, assembly_id, report, keys)
+                manifest_path = out_dir / folder / f"{report}-Manifest.json"
             # Like AWS, the manifest goes last, once the files it names are in place.
-            in_flight.append((jobs, lambda m=manifest, p=manifest_path: _write_json(p, m)))
+            in_flight.append((jobs, lambda m=document, p=manifest_path: _write_json(p, m)))
             if len(in_flight) > 1:
                 settle(*in_flight.pop(0))
 
@@ -2496,6 +2642,27 @@ def generate(
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "ground_truth.json").write_text(ground_truth.to_json())
     return ground_truth
+
+
+def _submit_cur2(
+    pool: ThreadPoolExecutor,
+    out_dir: Path,
+    root: str,
+    report: str,
+    current: _Assembly,
+    fleet: _Fleet,
+    cal: _Calendar,
+    month: int,
+) -> tuple[list, dict, Path]:
+    """Queue one period's CUR 2.0 files; returns the jobs, the manifest and where it goes."""
+    period = f"BILLING_PERIOD={cal.labels[month]}"
+    jobs, uris = [], []
+    for number, pieces in enumerate(_file_slices(current.blocks), start=1):
+        key = f"{root}/data/{period}/{report}-{number:05d}.snappy.parquet"
+        uris.append(f"s3://{BUCKET}/{key}")
+        jobs.append(pool.submit(_write_cur2_file, out_dir / key, current.blocks, pieces))
+    manifest = _cur2_manifest(fleet, cal, month, current.assembly_id, report, uris)
+    return jobs, manifest, out_dir / root / "metadata" / period / f"{report}-Manifest.json"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -2525,6 +2692,12 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         help="older, superseded assemblies per period (default 0)",
     )
+    parser.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default="legacy",
+        help="legacy CUR (gzip CSV, default) or cur2 (AWS Data Exports, Parquet)",
+    )
     return parser
 
 
@@ -2541,6 +2714,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             report=args.report,
             prefix=args.prefix,
             redeliveries=args.redeliveries,
+            layout=args.layout,
         )
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
