@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -196,19 +197,13 @@ def _stage_period(
             len(dropped),
             ", ".join(sorted(dropped)),
         )
-    return RunRecord(
-        run_id=run_id,
+    return _record(
+        run_id,
+        source,
+        delivery,
+        "ingested",
         started_at=started_at,
-        finished_at=datetime.now(UTC).replace(tzinfo=None),
         duration_s=round(time.monotonic() - started, 3),
-        source=source,
-        layout=delivery.layout,
-        billing_period=delivery.billing_period,
-        assembly_id=delivery.assembly_id,
-        fingerprint=delivery.fingerprint,
-        outcome="ingested",
-        files=[str(path) for path in delivery.files],
-        bytes=delivery.bytes,
         rows_in=sum(file.rows for file in stats),
         rows_out=_rows_written(out_dir),
         # One total only when it means something: amounts in two currencies are not added.
@@ -326,22 +321,32 @@ def _rows_written(out_dir: Path) -> int:
     return sum(pq.ParquetFile(path).metadata.num_rows for path in out_dir.glob("*.parquet"))
 
 
-def _unchanged_record(run_id: str, source: str, delivery: Delivery, known: dict) -> RunRecord:
+def _record(
+    run_id: str, source: str, delivery: Delivery | None, outcome: str, **measures: Any
+) -> RunRecord:
+    """A run log row for one delivery (or none: a failure before any month was found)."""
     now = datetime.now(UTC).replace(tzinfo=None)
-    return RunRecord(
-        run_id=run_id,
-        started_at=now,
-        finished_at=now,
-        duration_s=0.0,
-        source=source,
-        layout=delivery.layout,
-        billing_period=delivery.billing_period,
-        assembly_id=delivery.assembly_id,
-        fingerprint=delivery.fingerprint,
-        outcome="unchanged",
+    described: dict[str, Any] = {}
+    if delivery is not None:
+        described = {
+            "layout": delivery.layout,
+            "billing_period": delivery.billing_period,
+            "assembly_id": delivery.assembly_id,
+            "fingerprint": delivery.fingerprint,
+            "files": [str(path) for path in delivery.files],
+            "bytes": delivery.bytes,
+        }
+    timing = {"started_at": now, "finished_at": now}
+    return RunRecord(run_id, source, outcome, **{**timing, **described, **measures})
+
+
+def _unchanged_record(run_id: str, source: str, delivery: Delivery, known: dict) -> RunRecord:
+    return _record(
+        run_id,
+        source,
+        delivery,
+        "unchanged",
         message=f"same source as run {known['run_id']}",
-        files=[str(path) for path in delivery.files],
-        bytes=delivery.bytes,
         rows_out=known["rows_out"],
         unblended_cost=known["unblended_cost"],
         unblended_cost_by_currency=dict(known["unblended_cost_by_currency"] or []),
@@ -352,19 +357,5 @@ def _unchanged_record(run_id: str, source: str, delivery: Delivery, known: dict)
 def _failed_record(
     run_id: str, source: str, delivery: Delivery | None, error: FinopsError, started: float
 ) -> RunRecord:
-    now = datetime.now(UTC).replace(tzinfo=None)
-    return RunRecord(
-        run_id=run_id,
-        started_at=now,
-        finished_at=now,
-        duration_s=round(time.monotonic() - started, 3),
-        source=source,
-        layout=delivery.layout if delivery else None,
-        billing_period=delivery.billing_period if delivery else None,
-        assembly_id=delivery.assembly_id if delivery else None,
-        fingerprint=delivery.fingerprint if delivery else None,
-        outcome="failed",
-        message=str(error),
-        files=[str(path) for path in delivery.files] if delivery else [],
-        bytes=delivery.bytes if delivery else 0,
-    )
+    duration = round(time.monotonic() - started, 3)
+    return _record(run_id, source, delivery, "failed", message=str(error), duration_s=duration)

@@ -23,6 +23,7 @@ import json
 import logging
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -222,25 +223,33 @@ def _manifest_delivery(manifest_path: Path) -> Delivery:
         raise InputError(path, "manifest has no reportKeys list", expected="a CUR manifest")
 
     period = _manifest_period(path, manifest, manifest_path.parent.name)
-    keys = manifest["reportKeys"]
-    if not keys:
+    files = _named_files(
+        path,
+        manifest["reportKeys"],
+        "report files",
+        lambda key: _resolve_report_key(manifest_path, key),
+    )
+    return _named_delivery(period, "legacy_csv_manifest", files, manifest.get("assemblyId"))
+
+
+def _named_files(path: str, names: list, what: str, resolve: Callable[[str], Path]) -> list[Path]:
+    """The files a manifest names, each once and each present."""
+    if not names:
         # Replacing the month with nothing would delete it: AWS never delivers an empty list.
-        raise InputError(path, "manifest names no report files", expected="reportKeys with files")
-    repeated = sorted({str(key) for key in keys if keys.count(key) > 1})
+        raise InputError(path, f"manifest names no {what}", expected=f"a list of {what}")
+    repeated = sorted({str(name) for name in names if names.count(name) > 1})
     if repeated:
         raise InputError(
             path, f"manifest names {repeated[0]!r} more than once", expected="each file once"
         )
-    files = [_resolve_report_key(manifest_path, key) for key in keys]
-    assembly_id = str(manifest.get("assemblyId") or "")
-    identity = [assembly_id] + [f"{file.name}:{file.stat().st_size}" for file in files]
-    return Delivery(
-        billing_period=period,
-        layout="legacy_csv_manifest",
-        files=files,
-        fingerprint=_digest(identity),
-        assembly_id=assembly_id or None,
-    )
+    return [resolve(str(name)) for name in names]
+
+
+def _named_delivery(period: str, layout: str, files: list[Path], delivery_id: object) -> Delivery:
+    """A month as a manifest names it: the same delivery id and file sizes are the same data."""
+    identity = str(delivery_id or "")
+    parts = [identity] + [f"{file.name}:{file.stat().st_size}" for file in files]
+    return Delivery(period, layout, files, _digest(parts), assembly_id=identity or None)
 
 
 def _manifest_period(path: str, manifest: dict, folder: str) -> str:
@@ -334,25 +343,13 @@ def _cur2_manifest_delivery(manifest_path: Path, period: str, data_folder: Path)
             expected=period,
         )
 
-    names = manifest["dataFiles"]
-    if not names:
-        # Replacing the month with nothing would delete it.
-        raise InputError(path, "manifest names no data files", expected="dataFiles with files")
-    repeated = sorted({str(name) for name in names if names.count(name) > 1})
-    if repeated:
-        raise InputError(
-            path, f"manifest names {repeated[0]!r} more than once", expected="each file once"
-        )
-    files = [_resolve_data_file(manifest_path, data_folder, str(name)) for name in names]
-    execution_id = str(manifest.get("executionId") or "")
-    identity = [execution_id] + [f"{file.name}:{file.stat().st_size}" for file in files]
-    return Delivery(
-        billing_period=period,
-        layout="cur2_data_export",
-        files=files,
-        fingerprint=_digest(identity),
-        assembly_id=execution_id or None,
+    files = _named_files(
+        path,
+        manifest["dataFiles"],
+        "data files",
+        lambda name: _resolve_data_file(manifest_path, data_folder, name),
     )
+    return _named_delivery(period, "cur2_data_export", files, manifest.get("executionId"))
 
 
 def _resolve_data_file(manifest_path: Path, data_folder: Path, name: str) -> Path:

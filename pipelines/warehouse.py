@@ -25,6 +25,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -66,15 +67,15 @@ class RunRecord:
     """One row of the run log: what one run did with one billing period."""
 
     run_id: str
-    started_at: object
-    finished_at: object
-    duration_s: float
     source: str
-    layout: str | None
-    billing_period: str | None
-    assembly_id: str | None
-    fingerprint: str | None
     outcome: str  # ingested | unchanged | failed
+    started_at: datetime
+    finished_at: datetime
+    duration_s: float = 0.0
+    layout: str | None = None  # None: the run failed before it found any month
+    billing_period: str | None = None
+    assembly_id: str | None = None
+    fingerprint: str | None = None
     message: str = ""
     files: list[str] = field(default_factory=list)
     bytes: int = 0
