@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines import focus
 from pipelines.contract import (
     LINE_ITEMS_SCHEMA,
     MAP_COLUMNS,
@@ -20,6 +21,7 @@ from pipelines.contract import (
     contract_name,
 )
 from pipelines.errors import InputError
+from pipelines.focus import FocusPlan
 
 # Columns whose every row must hold a value: a line item without them cannot be costed or
 # placed in a billing period.
@@ -48,6 +50,7 @@ class ColumnPlan:
     maps: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # map -> (key, source)
     native_maps: dict[str, str] = field(default_factory=dict)  # map column given as a map
     dropped: list[str] = field(default_factory=list)  # source columns outside the contract
+    focus: FocusPlan | None = None  # a FOCUS file (``pipelines.focus``)
 
 
 def plan_columns(path: str, source_names: list[str]) -> ColumnPlan:
@@ -56,6 +59,10 @@ def plan_columns(path: str, source_names: list[str]) -> ColumnPlan:
     Raises:
         InputError: the header is not a CUR header, or two columns claim one contract column.
     """
+    if focus.is_focus(source_names):
+        fixed, maps, native_maps, focus_plan = focus.plan(source_names)
+        return ColumnPlan(fixed, maps, native_maps, focus=focus_plan)
+
     plan = ColumnPlan()
     for source in source_names:
         column, key = contract_name(source)
@@ -87,7 +94,18 @@ def plan_columns(path: str, source_names: list[str]) -> ColumnPlan:
 
 
 def conform_batch(path: str, plan: ColumnPlan, batch: pa.RecordBatch, first_row: int) -> pa.Table:
-    """Return the batch as a table with exactly ``LINE_ITEMS_SCHEMA``."""
+    """Return the batch as a table with exactly ``LINE_ITEMS_SCHEMA``.
+
+    A FOCUS batch gets its derived columns first, and only its AWS rows come out
+    (``pipelines.focus``).
+    """
+    if plan.focus is not None:
+        batch = focus.prepare_batch(batch)
+        for source in focus.AMOUNTS:
+            if source in batch.schema.names:
+                # Kept as text in ``product``, but a bad amount is refused as in any column.
+                _convert(path, source, batch.column(source), pa.float64(), first_row)
+
     columns = []
     for target in LINE_ITEMS_SCHEMA:
         if target.name in MAP_COLUMNS:
@@ -110,6 +128,9 @@ def conform_batch(path: str, plan: ColumnPlan, batch: pa.RecordBatch, first_row:
             raise InputError(
                 path, "empty value", row=row, column=plan.fixed[name], expected="a value"
             )
+
+    if plan.focus is not None:
+        table = focus.keep_aws_rows(path, plan.focus, batch, table, first_row)
     return table
 
 

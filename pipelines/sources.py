@@ -13,7 +13,8 @@ Four layouts are recognised in a local folder (S3 is the next step; ``locate`` i
   every data file of the period's folder is;
 - legacy CUR Parquet in the Athena layout (``.../year=YYYY/month=MM/*.parquet``);
 - loose CUR files (CSV, CSV.gz, CSV.zip or Parquet) with no manifest, each placed in the
-  billing period given by its own ``bill/BillingPeriodStartDate``.
+  billing period given by its own ``bill/BillingPeriodStartDate``; a FOCUS file likewise by
+  its first AWS row's ``BillingPeriodStart`` (``pipelines.focus``: one period per file).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from pipelines import focus
 from pipelines.errors import ConfigError, FinopsError, InputError
 from pipelines.readers import file_kind, read_batches, source_columns
 
@@ -396,6 +398,9 @@ def _loose_files(files: list[Path]) -> Located:
 def _period_of_file(path: Path) -> str:
     """The billing period a file without a manifest belongs to, from its first data row."""
     names = source_columns(path)
+    if focus.is_focus(names):
+        # A FOCUS file may hold other providers' rows, which are not ingested.
+        return focus.first_period(str(path), read_batches(path))
     column = next(
         (
             name
