@@ -75,8 +75,9 @@ SourceArgument = Annotated[
     str,
     typer.Argument(
         metavar="SOURCE",
-        help="A folder holding a CUR export (legacy CSV with manifests, or Athena-layout "
-        "Parquet year=YYYY/month=MM), or a single CUR file (.csv, .csv.gz, .csv.zip, .parquet).",
+        help="A folder holding a CUR export (legacy CSV with manifests, Athena-layout Parquet "
+        "year=YYYY/month=MM, a CUR 2.0 Data Export, or FOCUS files), or a single file "
+        "(.csv, .csv.gz, .csv.zip, .parquet).",
         show_default=False,
     ),
 ]
