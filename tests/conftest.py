@@ -6,6 +6,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,6 +26,16 @@ def tree_digest(root: Path) -> dict[str, str]:
         for path in sorted(root.rglob("*"))
         if path.is_file()
     }
+
+
+def line_items(warehouse: Path, sql: str) -> list[tuple]:
+    """Query the ingested dataset directly (no models) as a view named li."""
+    connection = duckdb.connect()
+    pattern = warehouse / "line_items" / "*" / "*.parquet"
+    connection.execute(
+        f"CREATE VIEW li AS SELECT * FROM read_parquet('{pattern}', hive_partitioning = true)"
+    )
+    return connection.execute(sql).fetchall()
 
 
 @pytest.fixture(scope="session")

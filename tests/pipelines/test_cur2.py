@@ -22,19 +22,9 @@ from pipelines.ingest import ingest
 from pipelines.models import build
 from pipelines.sources import locate
 from sample_data.generate import GroundTruth, generate
-from tests.conftest import tree_digest
+from tests.conftest import line_items, tree_digest
 
 EXPORT = "finops-demo"
-
-
-def line_items(warehouse: Path, sql: str) -> list[tuple]:
-    """Query the ingested dataset directly (no models) as a view named li."""
-    connection = duckdb.connect()
-    pattern = warehouse / "line_items" / "*" / "*.parquet"
-    connection.execute(
-        f"CREATE VIEW li AS SELECT * FROM read_parquet('{pattern}', hive_partitioning = true)"
-    )
-    return connection.execute(sql).fetchall()
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import pytest
 from pipelines.errors import IngestFailed
 from pipelines.ingest import ingest
 from pipelines.models import build
-from tests.conftest import REALDATA, tree_digest
+from tests.conftest import REALDATA, line_items, tree_digest
 
 FOCUS_SAMPLE = REALDATA / "focus-sample-data" / "focus_sample.csv"
 
@@ -38,15 +38,6 @@ def aws_rows() -> list[dict[str, str]]:
 
 def decimal_sum(rows: list[dict[str, str]], column: str) -> Decimal:
     return sum((Decimal(row[column]) for row in rows if row[column] != "NULL"), Decimal(0))
-
-
-def line_items(warehouse: Path, sql: str) -> list[tuple]:
-    connection = duckdb.connect()
-    pattern = warehouse / "line_items" / "*" / "*.parquet"
-    connection.execute(
-        f"CREATE VIEW li AS SELECT * FROM read_parquet('{pattern}', hive_partitioning = true)"
-    )
-    return connection.execute(sql).fetchall()
 
 
 def write_focus(path: Path, header: list[str], rows: list[dict[str, str]]) -> Path:

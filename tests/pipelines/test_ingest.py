@@ -23,7 +23,7 @@ from pipelines.errors import ConfigError, IngestFailed, InputError, WarehouseErr
 from pipelines.ingest import ingest
 from pipelines.warehouse import Warehouse
 from sample_data.generate import generate
-from tests.conftest import CLOUDACADEMY, DEMO, FOCUS_CONVERTERS_CSV, tree_digest
+from tests.conftest import CLOUDACADEMY, DEMO, FOCUS_CONVERTERS_CSV, line_items, tree_digest
 
 # Sums of line_item_unblended_cost in the raw WorkshopCUR files, computed with math.fsum over
 # every row (see shared/realdata/cloudacademy-aws-cur/SOURCE.md for the same figures).
@@ -33,16 +33,6 @@ WORKSHOP_UNBLENDED = {
     "2018-12": 408.3759924354,
 }
 WORKSHOP_ROWS = {"2018-10": 119_307, "2018-11": 124_340, "2018-12": 91_264}
-
-
-def line_items(warehouse: Path, sql: str) -> list[tuple]:
-    """Query the ingested dataset directly (no models) as a view named li."""
-    connection = duckdb.connect()
-    pattern = warehouse / "line_items" / "*" / "*.parquet"
-    connection.execute(
-        f"CREATE VIEW li AS SELECT * FROM read_parquet('{pattern}', hive_partitioning = true)"
-    )
-    return connection.execute(sql).fetchall()
 
 
 def focus_converters_rows() -> tuple[list[str], list[list[str]]]:
