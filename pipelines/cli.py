@@ -84,6 +84,13 @@ SourceArgument = Annotated[
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Re-ingest billing periods whose source has not changed.")
 ]
+SinceOption = Annotated[
+    str | None, typer.Option("--since", help="Only billing periods from this one on (YYYY-MM).")
+]
+PeriodsOption = Annotated[
+    str | None,
+    typer.Option("--periods", help="Only these billing periods, comma-separated (YYYY-MM,...)."),
+]
 
 
 @app.callback()
@@ -102,13 +109,15 @@ def ingest_command(
     source: SourceArgument,
     warehouse: WarehouseOption = Path("warehouse"),
     force: ForceOption = False,
+    since: SinceOption = None,
+    periods: PeriodsOption = None,
 ) -> None:
     """Ingest a CUR export into the warehouse's line_items dataset.
 
     Each billing period is replaced whole and atomically; a re-run with an unchanged source does nothing. A bad file stops the commit of the whole run: the warehouse stays as it was.
     """  # noqa: E501 - typer re-wraps help text; a hard break would show mid-sentence
     with _failures_exit():
-        result = _ingest_with_progress(source, warehouse, force)
+        result = _ingest_with_progress(source, warehouse, force, since, periods)
         _print_ingest(result)
         if result.ingested and (warehouse / "finops.duckdb").exists():
             console.print("Run `finops build` to bring finops.duckdb up to date.", markup=False)
@@ -142,6 +151,8 @@ def run_command(
     warehouse: WarehouseOption = Path("warehouse"),
     config: ConfigOption = None,
     force: ForceOption = False,
+    since: SinceOption = None,
+    periods: PeriodsOption = None,
 ) -> None:
     """The main job: ingest SOURCE, build the models, print the summary.
 
@@ -149,7 +160,7 @@ def run_command(
     """
     with _failures_exit():
         settings = load_config(config)  # a bad finops.toml stops the run before any ingest
-        result = _ingest_with_progress(source, warehouse, force)
+        result = _ingest_with_progress(source, warehouse, force, since, periods)
         _print_ingest(result)
         passed = _build(warehouse, settings)
         _print_summary(summarize(warehouse))
@@ -221,7 +232,12 @@ def _error(message: str) -> None:
     errors.print(f"[red]error:[/] {escape(message)}", highlight=False)
 
 
-def _ingest_with_progress(source: str, warehouse: Path, force: bool) -> IngestResult:
+def _ingest_with_progress(
+    source: str, warehouse: Path, force: bool, since: str | None, periods: str | None
+) -> IngestResult:
+    chosen = (
+        [period.strip() for period in periods.split(",") if period.strip()] if periods else None
+    )
     with Progress(
         TextColumn("[bold]ingest[/]"),
         BarColumn(),
@@ -236,7 +252,7 @@ def _ingest_with_progress(source: str, warehouse: Path, force: bool) -> IngestRe
         def advance(path: Path, size: int, total: int) -> None:
             bar.update(task, advance=size, total=total, description=path.name)
 
-        return ingest(source, warehouse, force=force, progress=advance)
+        return ingest(source, warehouse, force=force, since=since, periods=chosen, progress=advance)
 
 
 def _build(warehouse: Path, config: Config) -> bool:

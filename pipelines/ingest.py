@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +25,7 @@ import pyarrow.parquet as pq
 
 from pipelines.conform import conform_batch, plan_columns
 from pipelines.contract import LINE_ITEMS_SCHEMA
-from pipelines.errors import FinopsError, IngestFailed, InputError
+from pipelines.errors import ConfigError, FinopsError, IngestFailed, InputError
 from pipelines.readers import read_batches, source_columns
 from pipelines.sources import Delivery, locate
 from pipelines.warehouse import RunRecord, Warehouse, interrupts_deferred
@@ -32,6 +33,7 @@ from pipelines.warehouse import RunRecord, Warehouse, interrupts_deferred
 log = logging.getLogger(__name__)
 
 ROW_GROUP_ROWS = 128 * 1024
+_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 #: Called as each source file is done with (file, its size, bytes of all files to read);
 #: the CLI draws a progress bar with it.
@@ -55,6 +57,8 @@ def ingest(
     warehouse_dir: Path,
     *,
     force: bool = False,
+    since: str | None = None,
+    periods: Collection[str] | None = None,
     progress: Progress | None = None,
 ) -> IngestResult:
     """Ingest every billing period of ``source`` into the warehouse at ``warehouse_dir``.
@@ -63,6 +67,8 @@ def ingest(
         source: a folder holding a CUR export, or one CUR file.
         warehouse_dir: the warehouse folder; created when missing.
         force: re-ingest periods whose source has not changed.
+        since: only billing periods from this one (YYYY-MM) on.
+        periods: only these billing periods (YYYY-MM).
         progress: called as each source file is done (see ``Progress``).
 
     Raises:
@@ -70,6 +76,9 @@ def ingest(
             listed, and nothing was committed: the warehouse's data is as it was.
         FinopsError: the source or the warehouse cannot be used at all.
     """
+    for period in [since, *(periods or [])]:
+        if period is not None and not _PERIOD.match(period):
+            raise ConfigError(f"{period!r} is not a billing period (expected YYYY-MM)")
     warehouse = Warehouse(warehouse_dir)
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")[:-3] + "-" + secrets.token_hex(2)
     result = IngestResult(run_id)
@@ -87,7 +96,12 @@ def ingest(
             warehouse.append_runs([_failed_record(run_id, label, None, error, started)])
             raise
 
-        deliveries = located.deliveries
+        deliveries = [
+            delivery
+            for delivery in located.deliveries
+            if (since is None or delivery.billing_period >= since)
+            and (periods is None or delivery.billing_period in periods)
+        ]
         previous = warehouse.last_ingested()
         total = sum(delivery.bytes for delivery in deliveries)
         report = (lambda path, size: progress(path, size, total)) if progress else None

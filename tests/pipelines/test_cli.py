@@ -199,3 +199,14 @@ def test_build_exits_1_when_a_data_check_fails(tmp_path: Path, monkeypatch):
     assert result.exit_code == 1
     assert "check failed: reconciliation: 2023-11: staging lost 1 line item" in result.stderr
     assert (warehouse / "finops.duckdb").is_file()
+
+
+def test_periods_option_takes_a_comma_separated_list(tmp_path: Path):
+    result = runner.invoke(
+        app,
+        ["ingest", str(DEMO / "cur"), "-w", str(tmp_path / "wh"), "--periods", "2026-08,2026-10"],
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert "2026-08" in result.stdout and "2026-10" in result.stdout
+    assert "2026-09" not in result.stdout

@@ -660,3 +660,20 @@ def test_every_bad_manifest_is_reported_at_once(demo_export: Path, tmp_path: Pat
     messages = [str(failure) for failure in caught.value.failures]
     assert len(messages) == 2
     assert "not valid JSON" in messages[0] and "names no report files" in messages[1]
+
+
+def test_since_and_periods_limit_the_months_read(tmp_path: Path):
+    warehouse = tmp_path / "wh"
+
+    later = ingest(str(DEMO / "cur"), warehouse, since="2026-09")
+    only = ingest(str(DEMO / "cur"), warehouse, periods=["2026-08"])
+
+    assert [record.billing_period for record in later.ingested] == ["2026-09", "2026-10"]
+    assert [record.billing_period for record in only.ingested] == ["2026-08"]
+    assert Warehouse(warehouse).periods() == ["2026-08", "2026-09", "2026-10"]
+
+
+@pytest.mark.parametrize("bad", ["2026-13", "2026-8", "august"])
+def test_a_period_that_is_not_yyyy_mm_is_refused(tmp_path: Path, bad: str):
+    with pytest.raises(ConfigError, match="expected YYYY-MM"):
+        ingest(str(DEMO / "cur"), tmp_path / "wh", since=bad)
