@@ -215,14 +215,21 @@ def _manifest_deliveries(manifests: list[Path]) -> Located:
     return located
 
 
-def _manifest_delivery(manifest_path: Path) -> Delivery:
+def _read_manifest(manifest_path: Path, files_key: str, expected: str) -> dict:
+    """A manifest's JSON, refused unless it is an object with a list of files under files_key."""
     path = str(manifest_path)
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InputError(path, f"manifest is not valid JSON ({error})") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("reportKeys"), list):
-        raise InputError(path, "manifest has no reportKeys list", expected="a CUR manifest")
+    if not isinstance(manifest, dict) or not isinstance(manifest.get(files_key), list):
+        raise InputError(path, f"manifest has no {files_key} list", expected=expected)
+    return manifest
+
+
+def _manifest_delivery(manifest_path: Path) -> Delivery:
+    path = str(manifest_path)
+    manifest = _read_manifest(manifest_path, "reportKeys", "a CUR manifest")
 
     period = _manifest_period(path, manifest, manifest_path.parent.name)
     files = _named_files(
@@ -331,12 +338,7 @@ def _cur2_delivery(export: Path, period_name: str, data_folder: Path) -> Deliver
 def _cur2_manifest_delivery(manifest_path: Path, period: str, data_folder: Path) -> Delivery:
     """The files a Data Exports manifest names for the period, and its execution id."""
     path = str(manifest_path)
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InputError(path, f"manifest is not valid JSON ({error})") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("dataFiles"), list):
-        raise InputError(path, "manifest has no dataFiles list", expected="a Data Exports manifest")
+    manifest = _read_manifest(manifest_path, "dataFiles", "a Data Exports manifest")
     stated = str(manifest.get("billingPeriod") or period)
     if stated[:7] != period:
         raise InputError(
