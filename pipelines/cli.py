@@ -7,12 +7,10 @@ exit code 1; usage errors exit 2. Progress bars and tables go to the terminal; l
 
 from __future__ import annotations
 
-import logging
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -30,6 +28,9 @@ from pipelines.config import Config, load_config
 from pipelines.errors import FinopsError, IngestFailed
 from pipelines.ingest import IngestResult, ingest
 from pipelines.summary import Section, summarize
+
+if TYPE_CHECKING:
+    from pipelines.s3 import S3Settings
 
 app = typer.Typer(
     name="finops",
@@ -75,10 +76,42 @@ SourceArgument = Annotated[
     str,
     typer.Argument(
         metavar="SOURCE",
-        help="A folder holding a CUR export (legacy CSV with manifests, Athena-layout Parquet "
-        "year=YYYY/month=MM, a CUR 2.0 Data Export, or FOCUS files), or a single file "
-        "(.csv, .csv.gz, .csv.zip, .parquet).",
+        help="A folder or an S3 prefix (s3://bucket/prefix) holding a CUR export (legacy CSV "
+        "with manifests, Athena-layout Parquet year=YYYY/month=MM, a CUR 2.0 Data Export, or "
+        "FOCUS files), or a single file (.csv, .csv.gz, .csv.zip, .parquet).",
         show_default=False,
+    ),
+]
+FormatOption = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        help="Source format: auto (detect), legacy-csv, legacy-parquet, cur2 or focus. "
+        "A given format is the only one looked for, and each file's header must match it.",
+    ),
+]
+ProfileOption = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        envvar="AWS_PROFILE",
+        help="S3 sources: the AWS profile (~/.aws/config) to read with.",
+        show_envvar=True,
+    ),
+]
+RegionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--region", envvar="AWS_REGION", help="S3 sources: the AWS region.", show_envvar=True
+    ),
+]
+RoleOption = Annotated[
+    str | None,
+    typer.Option(
+        "--role-arn",
+        envvar="FINOPS_ROLE_ARN",
+        help="S3 sources: a role to assume (STS AssumeRole) for reading the bucket, e.g. a "
+        "read-only role in the payer account. AWS_ENDPOINT_URL points at another S3 endpoint.",
     ),
 ]
 ForceOption = Annotated[
@@ -96,12 +129,22 @@ PeriodsOption = Annotated[
 @app.callback()
 def _main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more detail.")] = False,
+    log_format: Annotated[
+        str,
+        typer.Option(
+            "--log-format",
+            envvar="FINOPS_LOG_FORMAT",
+            help="text, or json: one JSON object per log line on stderr, and no progress bar "
+            "(for schedulers and log collectors).",
+        ),
+    ] = "text",
 ) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from pipelines.logs import configure
+
+    try:
+        configure(log_format, verbose)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--log-format") from None
 
 
 @app.command("ingest")
@@ -111,13 +154,18 @@ def ingest_command(
     force: ForceOption = False,
     since: SinceOption = None,
     periods: PeriodsOption = None,
+    source_format: FormatOption = "auto",
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    role_arn: RoleOption = None,
 ) -> None:
-    """Ingest a CUR export into the warehouse's line_items dataset.
+    """Ingest a CUR export (a folder, a file or s3://bucket/prefix) into the warehouse's line_items dataset.
 
-    Each billing period is replaced whole and atomically; a re-run with an unchanged source does nothing. A bad file stops the commit of the whole run: the warehouse stays as it was.
+    Each billing period is replaced whole and atomically, with exactly the files its manifest names; a re-run with an unchanged source (same assembly, same S3 ETags) does nothing and says so. A bad file or an S3 error stops the commit of the whole run: the warehouse stays as it was. S3 throttling, 5xx and dropped connections are retried with backoff.
     """  # noqa: E501 - typer re-wraps help text; a hard break would show mid-sentence
     with _failures_exit():
-        result = _ingest_with_progress(source, warehouse, force, since, periods)
+        aws = _s3_settings(profile, region, role_arn)
+        result = _ingest_with_progress(source, warehouse, force, since, periods, source_format, aws)
         _print_ingest(result)
         if result.ingested and (warehouse / "finops.duckdb").exists():
             console.print("Run `finops build` to bring finops.duckdb up to date.", markup=False)
@@ -153,14 +201,19 @@ def run_command(
     force: ForceOption = False,
     since: SinceOption = None,
     periods: PeriodsOption = None,
+    source_format: FormatOption = "auto",
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    role_arn: RoleOption = None,
 ) -> None:
-    """The main job: ingest SOURCE, build the models, print the summary.
+    """The main job: ingest SOURCE (a folder, a file or s3://bucket/prefix), build the models, print the summary.
 
     Exits with 1 when a data check fails, after printing the summary.
-    """
+    """  # noqa: E501 - typer re-wraps help text; a hard break would show mid-sentence
     with _failures_exit():
         settings = load_config(config)  # a bad finops.toml stops the run before any ingest
-        result = _ingest_with_progress(source, warehouse, force, since, periods)
+        aws = _s3_settings(profile, region, role_arn)
+        result = _ingest_with_progress(source, warehouse, force, since, periods, source_format, aws)
         _print_ingest(result)
         passed = _build(warehouse, settings)
         _print_summary(summarize(warehouse))
@@ -232,27 +285,47 @@ def _error(message: str) -> None:
     errors.print(f"[red]error:[/] {escape(message)}", highlight=False)
 
 
+def _s3_settings(profile: str | None, region: str | None, role_arn: str | None) -> S3Settings:
+    from pipelines.s3 import S3Settings
+
+    return S3Settings(profile=profile, region=region, role_arn=role_arn)
+
+
 def _ingest_with_progress(
-    source: str, warehouse: Path, force: bool, since: str | None, periods: str | None
+    source: str,
+    warehouse: Path,
+    force: bool,
+    since: str | None,
+    periods: str | None,
+    source_format: str = "auto",
+    aws: S3Settings | None = None,
 ) -> IngestResult:
+    from pipelines.logs import progress_wanted
+
     chosen = (
         [period.strip() for period in periods.split(",") if period.strip()] if periods else None
     )
+    options = {"since": since, "periods": chosen, "source_format": source_format, "s3": aws}
+    if not progress_wanted(errors.is_terminal):
+        return ingest(source, warehouse, force=force, **options)
     with Progress(
         TextColumn("[bold]ingest[/]"),
         BarColumn(),
         DownloadColumn(),
+        TextColumn("{task.fields[files]} files"),
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
         console=errors,
         transient=True,
     ) as bar:
-        task = bar.add_task("", total=None)
+        task = bar.add_task("", total=None, files=0)
+        done = {"files": 0}
 
         def advance(path: Path, size: int, total: int) -> None:
-            bar.update(task, advance=size, total=total, description=path.name)
+            done["files"] += 1
+            bar.update(task, advance=size, total=total, description=path.name, files=done["files"])
 
-        return ingest(source, warehouse, force=force, since=since, periods=chosen, progress=advance)
+        return ingest(source, warehouse, force=force, progress=advance, **options)
 
 
 def _build(warehouse: Path, config: Config) -> bool:

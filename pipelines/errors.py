@@ -69,6 +69,43 @@ class ModelError(FinopsError):
         super().__init__(f"{model_path}: {problem}")
 
 
+class SourceError(FinopsError):
+    """A source location (an S3 bucket or object) that could not be listed or read.
+
+    Args:
+        url: the bucket or object, as ``s3://bucket/key``.
+        operation: the AWS operation that failed (``ListObjectsV2``, ``GetObject``).
+        code: AWS's error code (``AccessDenied``, ``NoSuchBucket``, ``SlowDown``, ...).
+        problem: AWS's message or what went wrong, in words.
+        retryable: a retry may fix it (throttling, 5xx, a dropped connection); when raised,
+            the retries were already spent.
+        attempts: how many times the request was made.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        operation: str,
+        code: str,
+        problem: str,
+        *,
+        retryable: bool = False,
+        attempts: int = 1,
+    ) -> None:
+        self.url = url
+        self.operation = operation
+        self.code = code
+        self.problem = problem
+        self.retryable = retryable
+        self.attempts = attempts
+        message = f"{url}: {operation} failed with {code}"
+        if problem:
+            message += f" ({problem})"
+        if attempts > 1:
+            message += f" after {attempts} attempts"
+        super().__init__(message)
+
+
 class IngestFailed(FinopsError):
     """One or more source files were bad; nothing was committed to the warehouse."""
 

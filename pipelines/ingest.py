@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -28,7 +28,10 @@ from pipelines.contract import LINE_ITEMS_SCHEMA
 from pipelines.errors import ConfigError, FinopsError, IngestFailed, InputError
 from pipelines.readers import read_batches, source_columns
 from pipelines.sources import Delivery, locate
-from pipelines.warehouse import RunRecord, Warehouse, interrupts_deferred
+from pipelines.warehouse import InvoiceTotal, RunRecord, Warehouse, interrupts_deferred
+
+if TYPE_CHECKING:
+    from pipelines.s3 import S3Settings
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,8 @@ def ingest(
     since: str | None = None,
     periods: Collection[str] | None = None,
     progress: Progress | None = None,
+    source_format: str = "auto",
+    s3: S3Settings | None = None,
 ) -> IngestResult:
     """Ingest every billing period of ``source`` into the warehouse at ``warehouse_dir``.
 
@@ -70,6 +75,8 @@ def ingest(
         since: only billing periods from this one (YYYY-MM) on.
         periods: only these billing periods (YYYY-MM).
         progress: called as each source file is done (see ``Progress``).
+        source_format: ``auto`` (detect) or one of ``pipelines.sources.FORMATS``.
+        s3: AWS settings for an ``s3://`` source (profile, region, endpoint, role).
 
     Raises:
         IngestFailed: one or more files were bad. Every file was tried, all failures are
@@ -91,8 +98,12 @@ def ingest(
         if recovered:
             log.warning("finished an interrupted swap of %s", ", ".join(recovered))
         try:
-            located = locate(source)
+            # An S3 source's listing is mirrored under the run's staging folder, which every
+            # ending of the run (commit, discard, or the next run's recover) removes.
+            scratch = warehouse.staging / run_id / "source"
+            located = locate(source, source_format=source_format, scratch=scratch, s3=s3)
         except FinopsError as error:
+            warehouse.discard(run_id)
             warehouse.append_runs([_failed_record(run_id, label, None, error, started)])
             raise
 
@@ -117,7 +128,8 @@ def ingest(
                     log.info("%s: unchanged since run %s", delivery.billing_period, known["run_id"])
                     continue
                 try:
-                    record = _stage_period(warehouse, run_id, label, delivery, report)
+                    with delivery.opened():  # an S3 period is downloaded here, and only here
+                        record = _stage_period(warehouse, run_id, label, delivery, report)
                 except FinopsError as error:
                     failures += error.failures if isinstance(error, IngestFailed) else [error]
                     result.records.append(_failed_record(run_id, label, delivery, error, started))
@@ -159,6 +171,7 @@ class FileStats:
     rows: int = 0
     cost: float = 0.0
     cost_by_currency: dict[str, float] = field(default_factory=dict)
+    cost_by_invoice: dict[tuple, list] = field(default_factory=dict)  # (invoice, currency)
     dropped: set[str] = field(default_factory=set)
     first_line_item: tuple | None = None
     last_line_item: tuple | None = None
@@ -211,6 +224,7 @@ def _stage_period(
             len(dropped),
             ", ".join(sorted(dropped)),
         )
+    invoices = _reconciled(delivery, stats, out_dir)
     return _record(
         run_id,
         source,
@@ -222,6 +236,12 @@ def _stage_period(
         rows_out=_rows_written(out_dir),
         # One total only when it means something: amounts in two currencies are not added.
         unblended_cost=math.fsum(file.cost for file in stats) if len(by_currency) <= 1 else None,
+        unblended_cost_written=(
+            math.fsum(total.unblended_cost_written for total in invoices)
+            if len(by_currency) <= 1
+            else None
+        ),
+        invoices=invoices,
         unblended_cost_by_currency=by_currency,
         currencies=sorted(by_currency),
         dropped_columns=sorted(dropped),
@@ -269,6 +289,7 @@ def _write_file(
             stats.rows += table.num_rows
             stats.cost += pc.sum(table.column("line_item_unblended_cost")).as_py() or 0.0
             _add_cost_by_currency(stats.cost_by_currency, table)
+            _add_cost_by_invoice(stats.cost_by_invoice, table)
             stats.first_line_item = stats.first_line_item or _line_item_identity(table, 0)
             stats.last_line_item = _line_item_identity(table, table.num_rows - 1)
             pending.append(table)
@@ -286,6 +307,59 @@ def _write_file(
     if progress:
         progress(path, path.stat().st_size)
     return stats
+
+
+def _add_cost_by_invoice(totals: dict[tuple, list], table: pa.Table) -> None:
+    sums = table.group_by(["bill_invoice_id", "line_item_currency_code"]).aggregate(
+        [("line_item_unblended_cost", "sum"), ("line_item_unblended_cost", "count")]
+    )
+    for invoice, currency, cost, rows in zip(
+        sums.column("bill_invoice_id").to_pylist(),
+        sums.column("line_item_currency_code").to_pylist(),
+        sums.column("line_item_unblended_cost_sum").to_pylist(),
+        sums.column("line_item_unblended_cost_count").to_pylist(),
+        strict=True,
+    ):
+        entry = totals.setdefault((invoice, currency or "(none)"), [0, 0.0])
+        entry[0] += rows
+        entry[1] += cost or 0.0
+
+
+def _reconciled(delivery: Delivery, stats: list[FileStats], out_dir: Path) -> list[InvoiceTotal]:
+    """Sum what was written back from the Parquet, per invoice, and check it against the read.
+
+    Raises:
+        FinopsError: rows or cost written differ from those read (a bug, not bad input:
+            the period is not committed).
+    """
+    read: dict[tuple, list] = {}
+    for file in stats:
+        for key, (rows, cost) in file.cost_by_invoice.items():
+            entry = read.setdefault(key, [0, 0.0])
+            entry[0] += rows
+            entry[1] += cost
+    written_table = pa.concat_tables(
+        pq.read_table(
+            path, columns=["bill_invoice_id", "line_item_currency_code", "line_item_unblended_cost"]
+        )
+        for path in sorted(out_dir.glob("*.parquet"))
+    )
+    written: dict[tuple, list] = {}
+    _add_cost_by_invoice(written, written_table)
+
+    totals = []
+    for key in sorted(read.keys() | written.keys(), key=lambda k: (k[0] or "", k[1])):
+        rows_read, cost_read = read.get(key, [0, 0.0])
+        rows_written, cost_written = written.get(key, [0, 0.0])
+        tolerance = 1e-9 * max(1.0, abs(cost_read))
+        if rows_read != rows_written or abs(cost_read - cost_written) > tolerance:
+            raise FinopsError(
+                f"{delivery.billing_period}: invoice {key[0] or '(none)'} ({key[1]}) does not "
+                f"reconcile: read {rows_read:,} rows costing {cost_read!r}, wrote "
+                f"{rows_written:,} costing {cost_written!r}; nothing was committed"
+            )
+        totals.append(InvoiceTotal(key[0], key[1], rows_written, cost_read, cost_written))
+    return totals
 
 
 def _add_cost_by_currency(totals: dict[str, float], table: pa.Table) -> None:
@@ -347,7 +421,8 @@ def _record(
             "billing_period": delivery.billing_period,
             "assembly_id": delivery.assembly_id,
             "fingerprint": delivery.fingerprint,
-            "files": [str(path) for path in delivery.files],
+            "files": delivery.names,
+            "format": delivery.format,
             "bytes": delivery.bytes,
         }
     timing = {"started_at": now, "finished_at": now}
@@ -361,6 +436,7 @@ def _unchanged_record(run_id: str, source: str, delivery: Delivery, known: dict)
         delivery,
         "unchanged",
         message=f"same source as run {known['run_id']}",
+        format=known.get("format") or delivery.format,
         rows_out=known["rows_out"],
         unblended_cost=known["unblended_cost"],
         unblended_cost_by_currency=dict(known["unblended_cost_by_currency"] or []),

@@ -1,6 +1,7 @@
 """Locate the CUR deliveries in a source: which files make up each billing period.
 
-Four layouts are recognised in a local folder (S3 is the next step; ``locate`` is the seam):
+Four layouts are recognised, in a local folder or under an S3 prefix (``s3://bucket/prefix``:
+``pipelines.s3`` mirrors the listing locally, so the same rules apply to both):
 
 - legacy CUR CSV in AWS's delivery layout, where each billing period's manifest
   (``<report>/<YYYYMMDD-YYYYMMDD>/<report>-Manifest.json``) names the current assembly's
@@ -24,14 +25,19 @@ import json
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelines import focus
 from pipelines.errors import ConfigError, FinopsError, InputError
 from pipelines.readers import file_kind, read_batches, source_columns
+
+if TYPE_CHECKING:
+    from pipelines.s3 import Mirror, S3Settings
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +47,17 @@ _ATHENA_MONTH = re.compile(r"year=(\d{4})/month=(\d{1,2})(?:/|$)")
 _DATA_SUFFIXES = (".csv", ".csv.gz", ".csv.zip", ".gz", ".zip", ".parquet")
 # Files that AWS's Athena integration writes next to the CUR data but that hold no line items.
 _NOT_LINE_ITEMS = ("cost_and_usage_data_status",)
+
+#: ``--format``: which layout to look for instead of detecting it (auto).
+FORMATS = ("auto", "legacy-csv", "legacy-parquet", "cur2", "focus")
+# The layouts each format may arrive in. A FOCUS export from AWS Data Exports has the
+# CUR 2.0 folder layout; a FOCUS file from another tool is a loose file.
+_LAYOUTS = {
+    "legacy-csv": ("legacy_csv_manifest", "loose_files"),
+    "legacy-parquet": ("athena_parquet", "loose_files"),
+    "cur2": ("cur2_data_export",),
+    "focus": ("cur2_data_export", "loose_files"),
+}
 
 
 @dataclass
@@ -53,9 +70,64 @@ class Delivery:
     fingerprint: str
     assembly_id: str | None = None
     bytes: int = field(init=False)
+    #: For an S3 source: the mirror whose placeholders ``files`` are (``pipelines.s3``).
+    remote: Mirror | None = None
+    #: What the source format was taken to be (``FORMATS``), checked file by file on reading.
+    source_format: str = "auto"
+    #: FOCUS or not, as the first file's header says; known once the files are opened.
+    is_focus: bool | None = None
 
     def __post_init__(self) -> None:
         self.bytes = sum(path.stat().st_size for path in self.files)
+
+    @property
+    def names(self) -> list[str]:
+        """The files as the user knows them: paths, or s3:// URLs."""
+        if self.remote is None:
+            return [str(path) for path in self.files]
+        return [self.remote.url_of(path) for path in self.files]
+
+    @property
+    def format(self) -> str:
+        """legacy-csv, legacy-parquet, cur2 or focus: the chosen one, else as detected."""
+        if self.source_format != "auto":
+            return self.source_format
+        if self.is_focus:
+            return "focus"
+        if self.layout == "legacy_csv_manifest":
+            return "legacy-csv"
+        if self.layout == "athena_parquet":
+            return "legacy-parquet"
+        if self.layout == "cur2_data_export":
+            return "cur2"
+        kinds = {file_kind(path) for path in self.files}
+        return "legacy-parquet" if kinds == {"parquet"} else "legacy-csv"
+
+    @contextmanager
+    def opened(self) -> Iterator[None]:
+        """The files readable on the local disk while the block runs (S3: downloaded)."""
+        if self.remote is None:
+            self._check_format()
+            yield
+            return
+        with self.remote.fetched(self.files):
+            self._check_format()
+            yield
+
+    def _check_format(self) -> None:
+        """Tell FOCUS from CUR by the header; with ``--format``, each file must be as told."""
+        self.is_focus = focus.is_focus(source_columns(self.files[0]))
+        if self.source_format == "auto":
+            return
+        wanted = self.source_format == "focus"
+        for path in self.files:
+            if focus.is_focus(source_columns(path)) != wanted:
+                found = "a FOCUS file" if not wanted else "not a FOCUS file (no BilledCost, ...)"
+                raise InputError(
+                    str(path),
+                    f"{found}, but --format {self.source_format} was given",
+                    expected=f"{self.source_format} files, or --format auto",
+                )
 
 
 @dataclass
@@ -66,19 +138,78 @@ class Located:
     failures: list[FinopsError] = field(default_factory=list)
 
 
-def locate(source: str) -> Located:
-    """Find every billing period in ``source`` (a folder or one file).
+def locate(
+    source: str,
+    *,
+    source_format: str = "auto",
+    scratch: Path | None = None,
+    s3: S3Settings | None = None,
+) -> Located:
+    """Find every billing period in ``source`` (a folder, one file, or ``s3://bucket/prefix``).
 
     A loose file whose billing period cannot be read is a failure of its own, so that the
     other files are still read and every bad file is reported at once.
 
+    Args:
+        source: where the export is.
+        source_format: ``auto`` detects the layout; another of ``FORMATS`` looks for that
+            one only, and each file's header is checked against it when it is read.
+        scratch: for an S3 source, a folder for the mirror of its listing (``pipelines.s3``).
+        s3: for an S3 source, the AWS settings (profile, region, endpoint, role).
+
     Raises:
         ConfigError: the source does not exist or is not a supported location.
         InputError: a manifest is unreadable or names a file that is not there.
+        SourceError: S3 refused the listing or a manifest (code and bucket or key named).
     """
+    if source_format not in FORMATS:
+        raise ConfigError(f"--format {source_format!r}: expected one of {', '.join(FORMATS)}")
     if source.startswith("s3://"):
-        # S3 sources arrive with the S3 ingest issue; the rest of ingest only needs Deliveries.
-        raise ConfigError(f"{source}: S3 sources are not supported yet; copy the export locally")
+        return _locate_s3(source, source_format, scratch, s3)
+    located = _locate_local(source, source_format)
+    for delivery in located.deliveries:
+        delivery.source_format = source_format
+    return located
+
+
+def _locate_s3(
+    source: str, source_format: str, scratch: Path | None, settings: S3Settings | None
+) -> Located:
+    """The local rules over a mirror of the S3 listing; fingerprints from ETags."""
+    from pipelines import s3  # boto3 is imported only for S3 sources
+
+    if scratch is None:
+        raise ConfigError(f"{source}: an S3 source needs a scratch folder for its listing")
+    mirror = s3.mirror(source, scratch, settings)
+    local = mirror.local()
+    if not _has_layout(local):
+        # Loose files are placed in a billing period by their first row, so their bytes are
+        # needed now; a source without a layout is a few files, not years of deliveries.
+        mirror.fetch_all()
+    with mirror.in_s3_terms():
+        located = _locate_local(str(local), source_format)
+    located.failures = [mirror.renamed(failure) for failure in located.failures]
+    for delivery in located.deliveries:
+        delivery.remote = mirror
+        delivery.source_format = source_format
+        delivery.fingerprint = s3.fingerprint(mirror, delivery.assembly_id, delivery.files)
+    return located
+
+
+def _has_layout(root: Path) -> bool:
+    """A manifest, a Data Export period or an Athena month: detection needs no file's bytes."""
+    if root.is_file():
+        return root.name.endswith("-Manifest.json")
+    folders = [root, *(path for path in root.rglob("*") if path.is_dir())]
+    return any(
+        _CUR2_PERIOD.match(folder.name)
+        or _ATHENA_MONTH.search(folder.as_posix() + "/")
+        or (_PERIOD_FOLDER.match(folder.name) and any(folder.glob("*-Manifest.json")))
+        for folder in folders
+    )
+
+
+def _locate_local(source: str, source_format: str) -> Located:
     root = Path(source)
     if not root.exists():
         raise ConfigError(f"{source}: no such file or folder")
@@ -101,20 +232,50 @@ def locate(source: str) -> Located:
         _refuse_part_of_export(root)
         located = _loose_files([root])
     else:
-        _refuse_superseded_assembly(root)
-        manifests = _manifests(root)
-        located = _manifest_deliveries(manifests) if manifests else _cur2_deliveries(root)
-        if not located.deliveries and not located.failures:
-            located.deliveries = _athena_deliveries(root)
-        if not located.deliveries and not located.failures:
-            located = _loose_files(_data_files(root))
+        located = _folder_deliveries(root, _LAYOUTS.get(source_format))
     if not located.deliveries and not located.failures:
+        looked_for = (
+            "<report>-Manifest.json, data/BILLING_PERIOD=YYYY-MM/, year=YYYY/month=MM/*.parquet, "
+            "and .csv, .csv.gz, .csv.zip or .parquet files"
+        )
+        if source_format != "auto":
+            looked_for = f"{source_format} only, as --format says"
+        raise ConfigError(f"{source}: no CUR export found (looked for {looked_for})")
+    allowed = _LAYOUTS.get(source_format)
+    wrong = [d for d in located.deliveries if allowed and d.layout not in allowed]
+    if wrong:
         raise ConfigError(
-            f"{source}: no CUR export found (looked for <report>-Manifest.json, "
-            "data/BILLING_PERIOD=YYYY-MM/, year=YYYY/month=MM/*.parquet, "
-            "and .csv, .csv.gz, .csv.zip or .parquet files)"
+            f"{source}: holds a {wrong[0].layout} export, but --format {source_format} was given"
         )
     located.deliveries.sort(key=lambda delivery: delivery.billing_period)
+    return located
+
+
+def _folder_deliveries(root: Path, layouts: tuple[str, ...] | None) -> Located:
+    """Detection in order: manifests, Data Export periods, Athena months, loose files.
+
+    With ``layouts`` (from ``--format``), only those are looked for.
+    """
+
+    def wanted(layout: str) -> bool:
+        return layouts is None or layout in layouts
+
+    _refuse_superseded_assembly(root)
+    located = Located([])
+    manifests = _manifests(root) if wanted("legacy_csv_manifest") else []
+    if manifests:
+        located = _manifest_deliveries(manifests)
+    elif wanted("cur2_data_export"):
+        located = _cur2_deliveries(root)
+    if not located.deliveries and not located.failures and wanted("athena_parquet"):
+        located.deliveries = _athena_deliveries(root)
+    if not located.deliveries and not located.failures and wanted("loose_files"):
+        files = _data_files(root)
+        if layouts == _LAYOUTS["legacy-csv"]:
+            files = [path for path in files if file_kind(path) != "parquet"]
+        elif layouts == _LAYOUTS["legacy-parquet"]:
+            files = [path for path in files if file_kind(path) == "parquet"]
+        located = _loose_files(files)
     return located
 
 

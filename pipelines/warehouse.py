@@ -4,6 +4,7 @@ Layout::
 
     DIR/line_items/billing_period=YYYY-MM/part-00001.parquet   the dataset (zstd)
     DIR/_runs/<run_id>.parquet                                  one file per ingest run
+    DIR/_runs/invoices/<run_id>.parquet                         its sums per invoice
     DIR/_staging/<run_id>/billing_period=YYYY-MM/...            new periods being written
     DIR/_swap-<run_id>.json                                     journal of a swap in progress
     DIR/finops.duckdb                                           views for analysts (build)
@@ -44,6 +45,7 @@ RUNS_SCHEMA = pa.schema(
         ("finished_at", pa.timestamp("ms")),
         ("duration_s", pa.float64()),
         ("source", pa.string()),
+        ("format", pa.string()),
         ("layout", pa.string()),
         ("billing_period", pa.string()),
         ("assembly_id", pa.string()),
@@ -53,6 +55,7 @@ RUNS_SCHEMA = pa.schema(
         ("rows_in", pa.int64()),
         ("rows_out", pa.int64()),
         ("unblended_cost", pa.float64()),
+        ("unblended_cost_written", pa.float64()),
         ("unblended_cost_by_currency", pa.map_(pa.string(), pa.float64())),
         ("currencies", pa.list_(pa.string())),
         ("dropped_columns", pa.list_(pa.string())),
@@ -60,6 +63,32 @@ RUNS_SCHEMA = pa.schema(
         ("message", pa.string()),
     ]
 )
+
+
+#: A period's sums per ``bill_invoice_id`` and currency, as read from the source and as
+#: written, for each period a run ingested: what AWS's invoices can be checked against.
+INVOICES_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("billing_period", pa.string()),
+        ("bill_invoice_id", pa.string()),  # null: line items without one (estimated month)
+        ("currency", pa.string()),
+        ("rows", pa.int64()),
+        ("unblended_cost_read", pa.float64()),
+        ("unblended_cost_written", pa.float64()),
+    ]
+)
+
+
+@dataclass
+class InvoiceTotal:
+    """One row of ``INVOICES_SCHEMA``."""
+
+    bill_invoice_id: str | None
+    currency: str
+    rows: int = 0
+    unblended_cost_read: float = 0.0
+    unblended_cost_written: float = 0.0
 
 
 @dataclass
@@ -72,6 +101,7 @@ class RunRecord:
     started_at: datetime
     finished_at: datetime
     duration_s: float = 0.0
+    format: str | None = None  # legacy-csv | legacy-parquet | cur2 | focus
     layout: str | None = None  # None: the run failed before it found any month
     billing_period: str | None = None
     assembly_id: str | None = None
@@ -81,10 +111,12 @@ class RunRecord:
     bytes: int = 0
     rows_in: int = 0
     rows_out: int = 0
-    unblended_cost: float | None = 0.0  # None when the period mixes currencies
+    unblended_cost: float | None = 0.0  # read; None when the period mixes currencies
+    unblended_cost_written: float | None = None  # summed back from the Parquet written
     unblended_cost_by_currency: dict[str, float] = field(default_factory=dict)
     currencies: list[str] = field(default_factory=list)
     dropped_columns: list[str] = field(default_factory=list)
+    invoices: list[InvoiceTotal] = field(default_factory=list)  # in _runs/invoices/
 
 
 def check_path(root: Path) -> None:
@@ -232,12 +264,20 @@ class Warehouse:
     def append_runs(self, records: list[RunRecord]) -> Path:
         """Write one run's records as ``_runs/<run_id>.parquet``."""
         self.runs.mkdir(parents=True, exist_ok=True)
+        invoices = [
+            {"run_id": record.run_id, "billing_period": record.billing_period, **asdict(total)}
+            for record in records
+            if record.outcome == "ingested"
+            for total in record.invoices
+        ]
+        if invoices:
+            # Written first: a run file without its invoices would look complete.
+            (self.runs / "invoices").mkdir(exist_ok=True)
+            invoice_path = self.runs / "invoices" / f"{records[0].run_id}.parquet"
+            _write_table(pa.Table.from_pylist(invoices, schema=INVOICES_SCHEMA), invoice_path)
         rows = [asdict(record) for record in records]
-        table = pa.Table.from_pylist(rows, schema=RUNS_SCHEMA)
         path = self.runs / f"{records[0].run_id}.parquet"
-        temporary = path.with_suffix(".tmp")
-        pq.write_table(table, temporary, compression="zstd")
-        temporary.replace(path)
+        _write_table(pa.Table.from_pylist(rows, schema=RUNS_SCHEMA), path)
         return path
 
     def last_ingested(self) -> dict[str, dict]:
@@ -275,6 +315,12 @@ def interrupts_deferred() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
     if received:
         log.warning("interrupted while committing; the commit was completed first")
+
+
+def _write_table(table: pa.Table, path: Path) -> None:
+    temporary = path.with_suffix(".tmp")
+    pq.write_table(table, temporary, compression="zstd")
+    temporary.replace(path)
 
 
 def _write_atomically(path: Path, payload: bytes) -> None:

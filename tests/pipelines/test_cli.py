@@ -43,13 +43,6 @@ def test_bad_file_exits_1_with_the_file_named_and_nothing_committed(tmp_path: Pa
     assert tree_digest(warehouse / "line_items") == before
 
 
-def test_s3_source_says_it_is_not_supported_yet(tmp_path: Path):
-    result = runner.invoke(app, ["ingest", "s3://bucket/cur/", "-w", str(tmp_path / "wh")])
-
-    assert result.exit_code == 1
-    assert "not supported yet" in result.stderr
-
-
 def test_installed_command_exits_non_zero_on_a_cost_that_is_not_a_number(tmp_path: Path):
     with FOCUS_CONVERTERS_CSV.open(newline="", encoding="utf-8") as handle:
         header, *rows = list(csv.reader(handle))
