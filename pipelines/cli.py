@@ -364,6 +364,8 @@ def _print_ingest(result: IngestResult) -> None:
             note,
         )
     console.print(table)
+    if result.records and all(record.outcome == "unchanged" for record in result.records):
+        console.print("Nothing new in the source: the warehouse is unchanged.", markup=False)
 
 
 def _print_summary(sections: list[Section]) -> None:

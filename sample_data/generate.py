@@ -2375,7 +2375,7 @@ def _manifest(
 # Writing CUR 2.0: the same line items as AWS Data Exports writes them
 # ---------------------------------------------------------------------------------------------
 
-LAYOUTS = ("legacy", "cur2")
+LAYOUTS = ("legacy", "cur2", "focus")
 _EMPTY_MAP = pa.map_(pa.string(), pa.string())
 _DISCOUNT_MAP = pa.map_(pa.string(), pa.float64())
 
@@ -2388,7 +2388,9 @@ def cur2_tag_key(legacy_key: str) -> str:
     return "_".join(snake(part) for part in parts)
 
 
-def _write_cur2_file(path: Path, blocks: list[_Block], pieces: list[tuple[int, int, int]]) -> int:
+def _write_cur2_file(
+    path: Path, blocks: list[_Block], pieces: list[tuple[int, int, int]], layout: str = "cur2"
+) -> int:
     """Write one CUR 2.0 snappy Parquet file; returns its line items.
 
     The rows are rendered as the legacy CSV first and then typed and folded, so that both
@@ -2405,6 +2407,10 @@ def _write_cur2_file(path: Path, blocks: list[_Block], pieces: list[tuple[int, i
             column_types={name: pa.string() for name in COLUMN_NAMES}, strings_can_be_null=True
         ),
     )
+    if layout == "focus":  # the same rows as FOCUS charges: sample_data/focus_layout.py
+        from sample_data.focus_layout import write_focus_file
+
+        return write_focus_file(path, legacy)
     pq.write_table(_cur2_table(legacy), path, compression="snappy")
     return legacy.num_rows
 
@@ -2525,7 +2531,8 @@ def generate(
             Exports: snappy Parquet under ``<report>/data/BILLING_PERIOD=YYYY-MM/`` and the
             manifest under ``<report>/metadata/BILLING_PERIOD=YYYY-MM/``). The line items and
             the ground truth are the same for both; the manifest's execution id is the
-            legacy assembly id.
+            legacy assembly id. ``focus``: the same charges as AWS's FOCUS export writes them,
+            in the Data Exports layout (``sample_data/focus_layout.py``).
         progress: called with the number of line items written so far, after each file.
 
     Returns:
@@ -2597,9 +2604,9 @@ def generate(
 
             # Files are written by the pool while the next month is simulated; at most one
             # month waits, which bounds memory.
-            if layout == "cur2":
+            if layout in ("cur2", "focus"):
                 jobs, document, manifest_path = _submit_cur2(
-                    pool, out_dir, root, report, current, fleet, cal, month
+                    pool, out_dir, root, report, current, fleet, cal, month, layout
                 )
                 superseded = []
             else:
@@ -2653,15 +2660,22 @@ def _submit_cur2(
     fleet: _Fleet,
     cal: _Calendar,
     month: int,
+    layout: str = "cur2",
 ) -> tuple[list, dict, Path]:
-    """Queue one period's CUR 2.0 files; returns the jobs, the manifest and where it goes."""
+    """Queue one period's CUR 2.0 (or FOCUS) files; returns the jobs, the manifest and where
+    it goes."""
     period = f"BILLING_PERIOD={cal.labels[month]}"
+    suffix = "csv.gz" if layout == "focus" else "snappy.parquet"
     jobs, uris = [], []
     for number, pieces in enumerate(_file_slices(current.blocks), start=1):
-        key = f"{root}/data/{period}/{report}-{number:05d}.snappy.parquet"
+        key = f"{root}/data/{period}/{report}-{number:05d}.{suffix}"
         uris.append(f"s3://{BUCKET}/{key}")
-        jobs.append(pool.submit(_write_cur2_file, out_dir / key, current.blocks, pieces))
+        jobs.append(pool.submit(_write_cur2_file, out_dir / key, current.blocks, pieces, layout))
     manifest = _cur2_manifest(fleet, cal, month, current.assembly_id, report, uris)
+    if layout == "focus":
+        from sample_data.focus_layout import focus_manifest
+
+        manifest = focus_manifest(manifest)
     return jobs, manifest, out_dir / root / "metadata" / period / f"{report}-Manifest.json"
 
 
@@ -2696,7 +2710,8 @@ def _parser() -> argparse.ArgumentParser:
         "--layout",
         choices=LAYOUTS,
         default="legacy",
-        help="legacy CUR (gzip CSV, default) or cur2 (AWS Data Exports, Parquet)",
+        help="legacy CUR (gzip CSV, default), cur2 (AWS Data Exports, Parquet) or focus "
+        "(AWS's FOCUS 1.0 export: gzip CSV in the Data Exports layout)",
     )
     return parser
 
