@@ -51,6 +51,8 @@ STREAM_ATTEMPTS = 5
 STREAM_WAIT = (0.5, 20.0)
 CHUNK = 1 << 20
 
+# The modules that log source paths while a mirrored source is read.
+_LOGGING_MODULES = ("sources", "ingest", "focus", "conform", "readers")
 _URL = re.compile(r"^s3://([^/]+)/?(.*)$")
 # Codes that a retry can fix, on top of any 5xx: botocore's standard mode retries these too.
 _TRANSIENT_CODES = {
@@ -167,7 +169,9 @@ def list_objects(s3, bucket: str, prefix: str, *, delimiter: str | None = None) 
     except botocore.exceptions.ClientError as error:
         raise _translated(error, url, "ListObjectsV2") from None
     except botocore.exceptions.NoCredentialsError:
-        raise ConfigError(f"{url}: no AWS credentials (set AWS_PROFILE or --profile)") from None
+        raise ConfigError(
+            f"{url}: no AWS credentials (set AWS_PROFILE, --profile or AWS_ACCESS_KEY_ID)"
+        ) from None
     except _STREAM_ERRORS as error:
         raise SourceError(url, "ListObjectsV2", type(error).__name__, str(error)) from None
     return objects
@@ -279,6 +283,7 @@ class Mirror:
     root: Path
     s3: object
     objects: dict[Path, S3Object] = field(default_factory=dict)
+    downloaded: set[Path] = field(default_factory=set)
 
     def local(self) -> Path:
         """The local stand-in for the source as the user named it (folder or one file)."""
@@ -320,6 +325,7 @@ class Mirror:
             for path in paths:
                 if path in self.objects and path.exists():
                     path.unlink()
+                self.downloaded.discard(path)
 
     def fetch_all(self) -> None:
         with self.in_s3_terms():
@@ -327,18 +333,32 @@ class Mirror:
                 self._fetch(path)
 
     def _fetch(self, path: Path) -> None:
-        obj = self.objects[path]
-        if path.exists() and path.stat().st_blocks * 512 >= obj.size > 0:
-            return  # already downloaded (placeholders are sparse: no blocks)
-        download(self.s3, obj, path)
+        if path in self.downloaded and path.exists():
+            return
+        download(self.s3, self.objects[path], path)
+        self.downloaded.add(path)
 
     @contextmanager
     def in_s3_terms(self) -> Iterator[None]:
-        """Re-raise our errors with the mirror's local paths replaced by their S3 URLs."""
+        """Errors raised and lines logged meanwhile name S3 URLs, not the mirror's paths."""
+        local, remote = str(self.root), self._base()
+
+        def renaming(record: logging.LogRecord) -> bool:
+            message = record.getMessage()
+            if local in message:
+                record.msg, record.args = message.replace(local, remote), None
+            return True
+
+        loggers = [logging.getLogger(f"pipelines.{name}") for name in _LOGGING_MODULES]
+        for logger in loggers:
+            logger.addFilter(renaming)
         try:
             yield
         except FinopsError as error:
             raise self.renamed(error) from None
+        finally:
+            for logger in loggers:
+                logger.removeFilter(renaming)
 
     def renamed(self, error: FinopsError) -> FinopsError:
         local, remote = str(self.root), self._base()
@@ -374,10 +394,12 @@ def mirror(url: str, root: Path, settings: S3Settings | None = None) -> Mirror:
     bucket, prefix = parse_url(url)
     s3 = client(settings)
     found = Mirror(url, root, s3)
-    _check_bucket(s3, bucket)
     below = prefix.rstrip("/")
     objects = list_objects(s3, bucket, below + "/" if below else "")
-    exact = [obj for obj in list_objects(s3, bucket, below) if obj.key == below] if below else []
+    exact = []
+    if below and not objects:  # one object named by its key
+        listed = list_objects(s3, bucket, below, delimiter="/")
+        exact = [obj for obj in listed if obj.key == below]
     if not objects and not exact:
         raise ConfigError(f"{url}: no objects under this prefix")
 
@@ -397,30 +419,6 @@ def mirror(url: str, root: Path, settings: S3Settings | None = None) -> Mirror:
         found.objects[path] = obj
     log.info("%s: listed %d object(s)", url, len(found.objects))
     return found
-
-
-def _check_bucket(s3, bucket: str) -> None:
-    """Fail on the bucket itself (NoSuchBucket, AccessDenied) before anything else."""
-    try:
-        s3.head_bucket(Bucket=bucket)
-    except botocore.exceptions.ClientError as error:
-        translated = _translated(error, f"s3://{bucket}", "HeadBucket")
-        # HEAD responses carry no body: the status is all AWS says.
-        translated.code = {"404": "NoSuchBucket", "403": "AccessDenied"}.get(
-            translated.code, translated.code
-        )
-        raise SourceError(
-            translated.url,
-            translated.operation,
-            translated.code,
-            translated.problem,
-            retryable=translated.retryable,
-            attempts=translated.attempts,
-        ) from None
-    except botocore.exceptions.NoCredentialsError:
-        raise ConfigError(
-            f"s3://{bucket}: no AWS credentials (set AWS_PROFILE, --profile or AWS_ACCESS_KEY_ID)"
-        ) from None
 
 
 def _nearby_objects(s3, bucket: str, prefix: str) -> tuple[list[S3Object], list[S3Object]]:

@@ -49,7 +49,8 @@ def test_missing_bucket_exits_1_with_one_line_naming_it(aws_env: str, tmp_path: 
 
     assert result.exit_code == 1
     assert result.stderr.strip() == (
-        "error: s3://finops-no-such-bucket: HeadBucket failed with NoSuchBucket"
+        "error: s3://finops-no-such-bucket/cur/: ListObjectsV2 failed with NoSuchBucket "
+        "(The specified bucket does not exist)"
     )
 
 
@@ -81,7 +82,9 @@ def test_format_that_does_not_match_the_files_is_refused(tmp_path: Path):
     )
 
     assert as_focus.exit_code == 1
-    assert "looked for focus only, as --format says" in as_focus.stderr
+    assert "not a FOCUS file (no BilledCost, ...), but --format focus was given" in (
+        as_focus.stderr
+    )
     assert as_cur.exit_code == 1
     assert (
         f"{FOCUS_CONVERTERS_CSV}: not a FOCUS file (no BilledCost, ...), but --format focus was "
