@@ -186,6 +186,9 @@ def get_bytes(s3, obj: S3Object) -> bytes:
     raise AssertionError("unreachable: tenacity re-raises the last error")
 
 
+# NOTE: a period's files are downloaded whole to the warehouse's disk before they are read,
+# because the readers seek (the CSV header is read twice; zip needs its central directory).
+# Streaming straight from S3 would spare that disk space (one period's files at a time).
 def download(s3, obj: S3Object, destination: Path) -> None:
     """Stream one object to ``destination``, retrying the whole object on a dropped connection.
 
