@@ -69,6 +69,10 @@ class ModelError(FinopsError):
         super().__init__(f"{model_path}: {problem}")
 
 
+class QueryError(FinopsError):
+    """An analyst's query (``finops sql``) that does not parse, names an unknown view, or fails."""
+
+
 class IngestFailed(FinopsError):
     """One or more source files were bad; nothing was committed to the warehouse."""
 
