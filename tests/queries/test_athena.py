@@ -24,13 +24,31 @@ from pipelines.models import SEEDS_FOLDER
 from tests.sample_warehouse import sample_warehouse
 
 QUERIES = queries_folder()
-SQL_FILES = sorted(
-    path for path in QUERIES.rglob("*.sql") if path.relative_to(QUERIES).parts[0] != SEEDS_FOLDER
-)
+
+# Files known not to transpile yet, with who is fixing them. The mark is strict: the day a file
+# transpiles, its test passes, the run fails, and the entry must go.
+NOT_YET_ATHENA = {
+    # DuckDB lambdas and MAP {} literals fold the tags; models-sql (issue 4) is rewriting it.
+    "staging/stg_line_items.sql": "tag folding uses DuckDB lambdas and MAP {} literals",
+}
 
 
 def _file_id(path: Path) -> str:
     return path.relative_to(QUERIES).as_posix()
+
+
+def _with_known_failures(path: Path) -> object:
+    reason = NOT_YET_ATHENA.get(_file_id(path))
+    if reason is None:
+        return path
+    return pytest.param(
+        path, marks=pytest.mark.xfail(reason=reason, strict=True, raises=ModelError)
+    )
+
+
+SQL_FILES = sorted(
+    path for path in QUERIES.rglob("*.sql") if path.relative_to(QUERIES).parts[0] != SEEDS_FOLDER
+)
 
 
 @pytest.fixture(scope="module")
@@ -53,14 +71,14 @@ def test_the_files_are_discovered():
     assert any(name.startswith("examples/") for name in names)
 
 
-@pytest.mark.parametrize("path", SQL_FILES, ids=_file_id)
+@pytest.mark.parametrize("path", [_with_known_failures(path) for path in SQL_FILES], ids=_file_id)
 def test_sql_file_transpiles_to_athena(path: Path):
     athena = to_athena(path.read_text(encoding="utf-8"), str(path))
 
     assert athena.lstrip().upper().startswith(("SELECT", "WITH"))
 
 
-@pytest.mark.parametrize("path", SQL_FILES, ids=_file_id)
+@pytest.mark.parametrize("path", [_with_known_failures(path) for path in SQL_FILES], ids=_file_id)
 def test_round_trip_through_athena_gives_the_same_rows(
     path: Path, analyst_file: duckdb.DuckDBPyConnection
 ):
