@@ -7,11 +7,14 @@ exit code 1; usage errors exit 2. Progress bars and tables go to the terminal; l
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import pyarrow as pa
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -175,13 +178,36 @@ def ingest_command(
 def build_command(
     warehouse: ExistingWarehouseOption = Path("warehouse"),
     config: ConfigOption = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="duckdb: views in DIR/finops.duckdb. athena: the same models, transpiled by "
+            "sqlglot, as views in a Glue database (after `finops register`).",
+        ),
+    ] = "duckdb",
+    database: Annotated[str | None, typer.Option(help="Glue database for --engine athena.")] = None,
+    s3_output: Annotated[
+        str | None,
+        typer.Option(help="Where Athena writes query results (s3://bucket/prefix/), for athena."),
+    ] = None,
+    workgroup: Annotated[
+        str | None, typer.Option(help="Athena workgroup; Athena's default when not given.")
+    ] = None,
 ) -> None:
     """Build the SQL models of queries/ on DuckDB and write finops.duckdb for analysts.
 
-    Exits with 1 when a data check (queries/checks/) returns rows; the file is written anyway.
-    """
-    with _failures_exit():
-        passed = _build(warehouse, load_config(config))
+    With --engine athena --database DB --s3-output s3://..., the same model files run on Amazon Athena (AWS credentials and region from the environment). Exits with 1 when a data check (queries/checks/) returns rows; the views are built anyway.
+    """  # noqa: E501 - typer re-wraps help text; a hard break would show mid-sentence
+    if engine not in ("duckdb", "athena"):
+        raise typer.BadParameter(f"{engine!r} is not duckdb or athena", param_hint="--engine")
+    if engine == "athena":
+        if not database or not s3_output:
+            raise typer.BadParameter("--engine athena needs --database and --s3-output")
+        with _failures_exit():
+            passed = _build_athena(database, s3_output, workgroup)
+    else:
+        with _failures_exit():
+            passed = _build(warehouse, load_config(config))
     if not passed:
         raise typer.Exit(1)
 
@@ -343,6 +369,35 @@ def _build(warehouse: Path, config: Config) -> bool:
     return not result.check_failures
 
 
+def _build_athena(database: str, s3_output: str, workgroup: str | None) -> bool:
+    """Build the models on Athena and say so; False when a data check returned rows."""
+    from pipelines.athena_build import build_athena
+
+    with Progress(
+        TextColumn("[bold]athena[/]"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} {task.description}"),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("", total=None)
+
+        def advance(name: str, position: int, total: int) -> None:
+            bar.update(task, completed=position - 1, total=total, description=name)
+
+        result = build_athena(database, s3_output, workgroup=workgroup, progress=advance)
+    console.print(
+        f"Built {len(result.models)} views in Athena database {database}: "
+        f"{', '.join(result.models)}",
+        highlight=False,
+        markup=False,
+    )
+    for failure in result.check_failures:
+        errors.print(f"check failed: {failure.check}: {failure.reason}", markup=False)
+    return result.ok
+
+
 def _print_ingest(result: IngestResult) -> None:
     table = Table(title="Ingest", title_justify="left")
     for column in ("billing period", "outcome", "files", "rows", "unblended cost", "note"):
@@ -406,6 +461,153 @@ def _money(value: float, currencies: list[str] | None = None) -> str:
     symbol = "$" if not currencies or currencies == ["USD"] else f"{'/'.join(currencies)} "
     sign = "-" if round(value, 2) < 0 else ""
     return f"{sign}{symbol}{abs(value):,.2f}"
+
+
+@app.command("register")
+def register_command(
+    warehouse: Annotated[
+        str,
+        typer.Option(
+            "--warehouse",
+            "-w",
+            envvar="FINOPS_WAREHOUSE",
+            help="The warehouse in S3: s3://bucket/prefix holding line_items/billing_period=*/.",
+        ),
+    ],
+    database: Annotated[str, typer.Option(help="Glue database (created when missing).")],
+    config: ConfigOption = None,
+) -> None:
+    """Register a warehouse in S3 in the Glue catalog for Athena: line_items, partitions, seeds.
+
+    Creates or updates the Parquet table line_items (one partition per billing_period folder) and the seed tables; run it again after a new month arrives. Then `finops build --engine athena`.
+    """  # noqa: E501 - typer re-wraps help text; a hard break would show mid-sentence
+    from pipelines.register import register
+
+    with _failures_exit():
+        result = register(warehouse, database, load_config(config))
+    console.print(
+        f"Registered {', '.join(result.tables)} in Glue database {result.database}: "
+        f"{len(result.partitions)} billing periods ({len(result.partitions_added)} added, "
+        f"{len(result.partitions_removed)} removed)",
+        highlight=False,
+        markup=False,
+    )
+
+
+@app.command("sql")
+def sql_command(
+    query: Annotated[
+        str,
+        typer.Argument(
+            metavar="SQL",
+            help='One query over the views of finops.duckdb, e.g. "SELECT * FROM daily_cost"; '
+            "'-' reads it from stdin, @FILE from a file (such as queries/examples/*.sql).",
+            show_default=False,
+        ),
+    ],
+    warehouse: ExistingWarehouseOption = Path("warehouse"),
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table (in the terminal), csv, json (an array of objects), "
+            "or parquet (needs --output).",
+        ),
+    ] = "table",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the result to this file.")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option(help="Rows shown in table format; csv/json/parquet write them all.")
+    ] = 100,
+) -> None:
+    """Run SQL on the warehouse's analyst file (finops.duckdb, read-only) and print the result.
+
+    Every model is a view there (stg_line_items, daily_cost, showback_monthly, ...): `finops sql "SELECT * FROM daily_cost LIMIT 5"`. Unknown views and bad SQL exit with 1 and say what was wrong.
+    """  # noqa: E501 - typer re-wraps help text; a hard break would show mid-sentence
+    from pipelines.query import FORMATS, run_query, write_result
+
+    if output_format not in FORMATS:
+        raise typer.BadParameter(
+            f"{output_format!r} is not one of {', '.join(FORMATS)}", param_hint="--format"
+        )
+    with _failures_exit():
+        result = run_query(warehouse, _read_sql(query))
+        if output_format == "table":
+            if output is not None:
+                raise typer.BadParameter("--output needs --format csv, json or parquet")
+            _print_result(result, limit)
+        else:
+            write_result(result, output_format, output if output is not None else sys.stdout)
+
+
+@app.command("check")
+def check_command(warehouse: ExistingWarehouseOption = Path("warehouse")) -> None:
+    """Run the data checks (queries/checks/*.sql) on the built finops.duckdb and print what fails.
+
+    Each check returns the offending rows with a reason. Exits with 1 when any check returns a row; run `finops build` first.
+    """  # noqa: E501 - typer re-wraps help text; a hard break would show mid-sentence
+    from pipelines.query import check_warehouse
+
+    with _failures_exit():
+        report = check_warehouse(warehouse)
+    failed = {failure.check for failure in report.failures}
+    table = Table(title=f"Checks on {report.database}", title_justify="left")
+    table.add_column("check")
+    table.add_column("result")
+    table.add_column("reason", overflow="fold")
+    for name in report.checks:
+        reasons = [failure.reason for failure in report.failures if failure.check == name]
+        if not reasons:
+            table.add_row(name, "[green]passed[/]", "")
+        for reason in reasons:
+            table.add_row(name, "[red]failed[/]", escape(reason))
+    console.print(table)
+    if failed:
+        _error(f"{len(failed)} of {len(report.checks)} checks failed: {', '.join(sorted(failed))}")
+        raise typer.Exit(1)
+
+
+def _read_sql(query: str) -> str:
+    if query == "-":
+        return sys.stdin.read()
+    if query.startswith("@"):
+        path = Path(query[1:])
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise typer.BadParameter(f"{path}: {error.strerror}", param_hint="SQL") from None
+    return query
+
+
+def _print_result(result, limit: int) -> None:
+    table = Table(show_lines=False)
+    for name, column_type in zip(result.column_names, result.schema.types, strict=True):
+        numeric = (
+            pa.types.is_integer(column_type)
+            or pa.types.is_floating(column_type)
+            or pa.types.is_decimal(column_type)
+        )
+        table.add_column(name, justify="right" if numeric else "left", overflow="fold")
+    for row in result.slice(0, limit).to_pylist(maps_as_pydicts="lossy"):
+        table.add_row(*(_result_cell(value) for value in row.values()))
+    console.print(table)
+    shown = min(limit, result.num_rows)
+    note = f"{result.num_rows:,} row{'s' * (result.num_rows != 1)}"
+    if shown < result.num_rows:
+        note += f" (showing {shown:,}; use --limit, or --format csv for all)"
+    console.print(note, highlight=False, markup=False)
+
+
+def _result_cell(value: object) -> str:
+    if value is None:
+        return "[dim]NULL[/]"
+    if isinstance(value, float | Decimal):
+        return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.4g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return escape(str(value))
 
 
 def main() -> None:

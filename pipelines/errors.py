@@ -106,6 +106,10 @@ class SourceError(FinopsError):
         super().__init__(message)
 
 
+class QueryError(FinopsError):
+    """An analyst's query (``finops sql``) that does not parse, names an unknown view, or fails."""
+
+
 class IngestFailed(FinopsError):
     """One or more source files were bad; nothing was committed to the warehouse."""
 

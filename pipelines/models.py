@@ -2,8 +2,9 @@
 
 The models are the ``.sql`` files under ``queries/``, one model a file, named after the file
 (``queries/marts/daily_cost.sql`` is the view ``daily_cost``). Every folder is a layer of
-models except two: ``checks/`` holds data checks (a query that returns the offending rows with
-a ``reason``) and ``seeds/`` holds reference tables as CSV. The build order comes from the
+models except three: ``checks/`` holds data checks (a query that returns the offending rows with
+a ``reason``), ``seeds/`` holds reference tables as CSV, and ``examples/`` holds ready analyst
+queries that are not built (``finops sql`` runs them). The build order comes from the
 tables each file reads, as sqlglot parses them; nobody keeps a list by hand.
 
 ``build`` writes ``DIR/finops.duckdb`` with:
@@ -66,6 +67,8 @@ DATABASE_FILE = "finops.duckdb"
 SOURCE = "line_items"
 CHECKS_FOLDER = "checks"
 SEEDS_FOLDER = "seeds"
+#: Ready analyst queries: run and transpiled by the tests, never built as views.
+EXAMPLES_FOLDER = "examples"
 
 #: Called as each model or check starts: ``progress(name, position, total)``, 1-based.
 Progress = Callable[[str, int, int], None]
@@ -252,7 +255,7 @@ def find_models(queries: Path) -> list[Model]:
     found: dict[str, Model] = {}
     for path in sorted(queries.rglob("*.sql")):
         relative = path.relative_to(queries)
-        if relative.parts[0] == SEEDS_FOLDER:
+        if relative.parts[0] in (SEEDS_FOLDER, EXAMPLES_FOLDER):
             continue
         model = _read_model(path, is_check=relative.parts[0] == CHECKS_FOLDER)
         if model.name in found:
@@ -261,6 +264,26 @@ def find_models(queries: Path) -> list[Model]:
             )
         found[model.name] = model
     return sorted(found.values(), key=lambda model: (model.is_check, str(model.path)))
+
+
+def run_checks(
+    connection: duckdb.DuckDBPyConnection,
+    queries: Path | None = None,
+    *,
+    progress: Progress | None = None,
+) -> tuple[list[Model], list[CheckFailure]]:
+    """Run the data checks of ``queries/checks/`` on a built analyst file (``finops check``).
+
+    Returns:
+        (the checks run, in order; the rows they returned).
+
+    Raises:
+        ModelError: a check that does not parse, reads an unknown table or fails in DuckDB.
+    """
+    queries = queries if queries is not None else queries_folder()
+    checks = [model for model in find_models(queries) if model.is_check]
+    checks.sort(key=lambda check: check.name)
+    return checks, _run_checks(connection, checks, progress, 0, len(checks))
 
 
 def find_seeds(queries: Path) -> dict[str, Path]:
