@@ -420,7 +420,7 @@ def _print_ingest(result: IngestResult) -> None:
         )
     console.print(table)
     if result.records and all(record.outcome == "unchanged" for record in result.records):
-        console.print("Nothing new in the source: the warehouse is unchanged.", markup=False)
+        console.print("Nothing new in the source: the warehouse was left as it was.", markup=False)
 
 
 def _print_summary(sections: list[Section]) -> None:

@@ -335,3 +335,28 @@ def test_profile_from_the_aws_config_file(demo_in_s3: str, tmp_path: Path, monke
     ingest(demo_in_s3, tmp_path / "wh", s3=S3Settings(profile="cur-reader"))
 
     assert totals(tmp_path / "wh") == truth_totals()
+
+
+def test_file_rewritten_between_listing_and_download_fails_instead_of_mixing(
+    demo_in_s3: str, s3, bucket: str, tmp_path: Path, monkeypatch
+):
+    from pipelines import s3 as s3_module
+
+    key = (
+        f"cur/{REPORT}/20260801-20260901/{TRUTH['periods']['2026-08']['assembly_id']}/"
+        f"{REPORT}-00001.csv.gz"
+    )
+    listed = s3_module.mirror
+
+    def then_rewritten(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        found = listed(*args, **kwargs)
+        s3.put_object(Bucket=bucket, Key=key, Body=gzip.compress(b"rewritten by AWS"))
+        return found
+
+    monkeypatch.setattr(s3_module, "mirror", then_rewritten)
+
+    with pytest.raises(IngestFailed) as caught:
+        ingest(demo_in_s3, tmp_path / "wh")
+
+    assert f"s3://{bucket}/{key}: GetObject failed with PreconditionFailed" in str(caught.value)
+    assert not (tmp_path / "wh" / "line_items").exists()
