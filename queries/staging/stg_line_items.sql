@@ -51,94 +51,102 @@
 -- lower-cased and mapped through tag_value_aliases: `tag_dimensions` holds them all, `team` and
 -- `env` are also columns of their own (NULL when the row carries neither tag).
 -- The tag work is done once per distinct resource_tags map, not once per line item.
-WITH key_rules AS (
-    SELECT map_from_entries(list({'key': dimension, 'value': aliases})) AS dimension_keys
-    FROM (
-        SELECT dimension, list(alias ORDER BY priority, alias) AS aliases
-        FROM tag_key_aliases
-        GROUP BY dimension
-    )
-),
-
-value_rules AS (
-    SELECT map_from_entries(list({'key': dimension, 'value': canonical_values})) AS value_aliases
-    FROM (
-        SELECT dimension, map_from_entries(list({'key': value, 'value': canonical})) AS canonical_values
-        FROM tag_value_aliases
-        GROUP BY dimension
-    )
-),
-
-tag_sets AS (
+WITH tag_sets AS (
     SELECT DISTINCT resource_tags
     FROM line_items
 ),
 
-folded_tag_sets AS (
+-- One row per tag of each distinct map. Written with UNNEST, window functions and map(keys,
+-- values) rather than DuckDB's list lambdas, so that sqlglot writes the same logic for Athena.
+source_tags AS (
     SELECT
-        resource_tags,
-        list_sort(list_filter(
-            list_transform(map_entries(resource_tags), lambda tag: {
-                'key': regexp_replace(
-                    regexp_replace(lower(trim(tag.key)), '^user[:_]', ''), '[-:_ ]', '', 'g'
-                ),
-                'source_key': tag.key,
-                'value': trim(tag.value)
-            }),
-            lambda tag: tag.key <> '' AND tag.value <> ''
-        )) AS folded_tags
+        tag_sets.resource_tags,
+        tag_keys.source_key,
+        trim(tag_sets.resource_tags[tag_keys.source_key]) AS value
     FROM tag_sets
+    CROSS JOIN UNNEST(map_keys(tag_sets.resource_tags)) AS tag_keys (source_key)
 ),
 
-normalised_tag_sets AS (
+-- Folded key: lower case, a leading user: or user_ removed, then '-', ':', '_' and spaces
+-- removed (replace, not a regexp with DuckDB's 'g' flag, which Trino's regexp_replace lacks).
+folded_tags AS (
     SELECT
         resource_tags,
-        coalesce(
-            map_from_entries(list_transform(
-                list_filter(folded_tags, lambda tag, i: i = 1 OR tag.key <> folded_tags[i - 1].key),
-                lambda tag: {'key': tag.key, 'value': tag.value}
-            )),
-            CAST(MAP {} AS MAP(VARCHAR, VARCHAR))
-        ) AS tags
-    FROM folded_tag_sets
+        replace(replace(replace(replace(
+            regexp_replace(lower(trim(source_key)), '^user[:_]', ''), '-', ''
+        ), ':', ''), '_', ''), ' ', '') AS tag_key,
+        source_key,
+        value
+    FROM source_tags
 ),
 
-dimension_tag_sets AS (
+-- When two source keys fold to one key, the one that sorts first wins.
+tags_by_key AS (
+    SELECT resource_tags, tag_key, min_by(value, source_key) AS tag_value
+    FROM folded_tags
+    WHERE tag_key <> '' AND value <> ''
+    GROUP BY resource_tags, tag_key
+),
+
+tag_maps AS (
     SELECT
         resource_tags,
-        tags,
-        coalesce(
-            map_from_entries(list_filter(
-                list_transform(map_entries(key_rules.dimension_keys), lambda dimension: {
-                    'key': dimension.key,
-                    'value': list_filter(
-                        list_transform(dimension.value, lambda alias: lower(tags[alias])),
-                        lambda value: value IS NOT NULL
-                    )[1]
-                }),
-                lambda dimension: dimension.value IS NOT NULL
-            )),
-            CAST(MAP {} AS MAP(VARCHAR, VARCHAR))
-        ) AS raw_dimensions
-    FROM normalised_tag_sets
-    CROSS JOIN key_rules
+        map(list(tag_key ORDER BY tag_key), list(tag_value ORDER BY tag_key)) AS tags
+    FROM tags_by_key
+    GROUP BY resource_tags
+),
+
+-- Each dimension takes the value of its first alias (by priority, then name) that the map
+-- carries, lower-cased, then mapped through the value aliases.
+dimension_candidates AS (
+    SELECT
+        tags_by_key.resource_tags,
+        tag_key_aliases.dimension,
+        lower(tags_by_key.tag_value) AS dimension_value,
+        row_number() OVER (
+            PARTITION BY tags_by_key.resource_tags, tag_key_aliases.dimension
+            ORDER BY tag_key_aliases.priority, tag_key_aliases.alias
+        ) AS alias_rank
+    FROM tags_by_key
+    INNER JOIN tag_key_aliases
+        ON tags_by_key.tag_key = tag_key_aliases.alias
+),
+
+value_rules AS (
+    SELECT dimension, value, min(canonical) AS canonical
+    FROM tag_value_aliases
+    GROUP BY dimension, value
+),
+
+dimension_maps AS (
+    SELECT
+        dimension_candidates.resource_tags,
+        map(
+            list(dimension_candidates.dimension ORDER BY dimension_candidates.dimension),
+            list(
+                coalesce(value_rules.canonical, dimension_candidates.dimension_value)
+                ORDER BY dimension_candidates.dimension
+            )
+        ) AS tag_dimensions
+    FROM dimension_candidates
+    LEFT JOIN value_rules
+        ON dimension_candidates.dimension = value_rules.dimension
+        AND dimension_candidates.dimension_value = value_rules.value
+    WHERE dimension_candidates.alias_rank = 1
+    GROUP BY dimension_candidates.resource_tags
 ),
 
 canonical_tag_sets AS (
     SELECT
-        resource_tags,
-        tags,
-        coalesce(
-            map_from_entries(list_transform(map_entries(raw_dimensions), lambda dimension: {
-                'key': dimension.key,
-                'value': coalesce(
-                    value_rules.value_aliases[dimension.key][dimension.value], dimension.value
-                )
-            })),
-            CAST(MAP {} AS MAP(VARCHAR, VARCHAR))
-        ) AS tag_dimensions
-    FROM dimension_tag_sets
-    CROSS JOIN value_rules
+        tag_sets.resource_tags,
+        coalesce(tag_maps.tags, CAST(map() AS MAP(VARCHAR, VARCHAR))) AS tags,
+        coalesce(dimension_maps.tag_dimensions, CAST(map() AS MAP(VARCHAR, VARCHAR)))
+            AS tag_dimensions
+    FROM tag_sets
+    LEFT JOIN tag_maps
+        ON tag_sets.resource_tags IS NOT DISTINCT FROM tag_maps.resource_tags
+    LEFT JOIN dimension_maps
+        ON tag_sets.resource_tags IS NOT DISTINCT FROM dimension_maps.resource_tags
 ),
 
 costed AS (
