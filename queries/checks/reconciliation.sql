@@ -4,13 +4,18 @@
 -- A difference means a join in staging lost or duplicated lines (the tag join, for one), or
 -- moved lines to another currency. Totals are compared per currency, so a line lost in one
 -- currency cannot hide behind a line gained in another. A line without line_item_currency_code
--- counts as USD here, as staging counts it.
+-- counts as USD here, as staging counts it. Split cost allocation lines (EKS pods, ECS tasks:
+-- split_line_item_parent_resource_id set) count 0 on both sides: staging zeroes them, since
+-- their parent instance's line already holds the cost.
 WITH source AS (
     SELECT
         billing_period,
         coalesce(line_item_currency_code, 'USD') AS currency,
         count(*) AS line_items,
-        sum(coalesce(line_item_unblended_cost, 0)) AS cost
+        sum(
+            CASE WHEN split_line_item_parent_resource_id IS NULL
+                THEN coalesce(line_item_unblended_cost, 0) ELSE 0 END
+        ) AS cost
     FROM line_items
     GROUP BY billing_period, coalesce(line_item_currency_code, 'USD')
 ),

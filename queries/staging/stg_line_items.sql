@@ -5,7 +5,9 @@
 --   payer_account_id, region, service, service_code, usage_type, resource_id, line_item_type,
 --   charge_category, pricing_model, currency, unblended_cost, amortized_cost,
 --   net_unblended_cost, net_amortized_cost, public_on_demand_cost, usage_quantity,
---   instance_type, tags, tag_dimensions, instance_family, processor_architecture, team, env.
+--   commitment_type ('savings_plan' | 'reservation' | NULL), commitment_arn, parent_resource_id,
+--   split_cost, split_unused_cost, instance_type, tags, tag_dimensions, instance_family,
+--   processor_architecture, team, env.
 --
 -- currency is line_item_currency_code: every cost column of the line is in it, and one billing
 -- period can mix currencies (AWS bills some accounts in EUR, for one), so a sum of costs is
@@ -36,12 +38,30 @@
 --   RIFee                     reservation_unused_amortized_upfront_fee_for_billing_period
 --                             + reservation_unused_recurring_fee (the unused reservation)
 --   Fee with a reservation ARN (the RI's upfront purchase)  0 (spread as above)
---   anything else             line_item_unblended_cost
+--   Refund of ComputeSavingsPlans  0 (a returned plan's fees were never in amortized cost;
+--                             CUDOS's summary view does the same)
+--   anything else             line_item_unblended_cost (usage, tax, credits, other refunds,
+--                             discounts)
 -- net_amortized_cost applies the same rules to AWS's *_net_* columns (after discounts), and
 -- net_unblended_cost is line_item_net_unblended_cost; each falls back to the gross column on
 -- rows where AWS leaves the net one empty (reports without discounts have no net columns). An
 -- empty cost column counts as 0. The unused Savings Plan commitment has no net column: it is
 -- scaled by the line's own net/gross ratio, else by the upfront commitment's, as CUDOS does.
+-- A discount line (EdpDiscount, PrivateRateDiscount, ...) has 0 as its net cost where AWS
+-- writes the net columns: its discount is already inside the net cost of the lines it
+-- discounts. Without net columns it falls back to its gross amount like every line, so the
+-- net total is then the gross total after discounts.
+-- public_on_demand_cost is pricing_public_on_demand_cost, except 0 on SavingsPlanNegation lines
+-- (the covered usage line already carries it; CUDOS's public cost does the same).
+--
+-- Split cost allocation (EKS pods, ECS tasks): AWS adds a usage line per pod or task and hour,
+-- with split_line_item_parent_resource_id naming the EC2 instance whose cost it allocates. The
+-- instance's own line keeps the bill; the split lines only re-allocate it (AWS writes them at
+-- zero line item cost; their split_line_item_split_cost and _unused_cost are shares of the
+-- instance's amortized cost). Every measure of a split line is therefore 0 here, so nothing is
+-- counted twice, and split_cost / split_unused_cost carry the allocation for container
+-- showback (NULL on other lines). As in CUDOS's SCAD views, a pod's cost is split_cost +
+-- split_unused_cost.
 --
 -- Tags: each key of resource_tags is folded (lower case, a leading user: or user_ removed,
 -- then ':', '_', '-' and spaces removed: user:Team, user_team and Team all become team) and its
@@ -198,8 +218,12 @@ costed AS (
             WHEN line_items.line_item_line_item_type = 'Usage' THEN 'on_demand'
         END AS pricing_model,
         coalesce(line_items.line_item_currency_code, 'USD') AS currency,
-        coalesce(line_items.line_item_unblended_cost, 0) AS unblended_cost,
         CASE
+            WHEN line_items.split_line_item_parent_resource_id IS NOT NULL THEN 0
+            ELSE coalesce(line_items.line_item_unblended_cost, 0)
+        END AS unblended_cost,
+        CASE
+            WHEN line_items.split_line_item_parent_resource_id IS NOT NULL THEN 0
             WHEN line_items.line_item_line_item_type = 'SavingsPlanCoveredUsage'
                 THEN coalesce(line_items.savings_plan_savings_plan_effective_cost, 0)
             WHEN line_items.line_item_line_item_type = 'SavingsPlanRecurringFee'
@@ -215,12 +239,18 @@ costed AS (
                 ) + coalesce(line_items.reservation_unused_recurring_fee, 0)
             WHEN line_items.line_item_line_item_type = 'Fee'
                 AND line_items.reservation_reservation_a_r_n IS NOT NULL THEN 0
+            WHEN line_items.line_item_line_item_type = 'Refund'
+                AND line_items.line_item_product_code = 'ComputeSavingsPlans' THEN 0
             ELSE coalesce(line_items.line_item_unblended_cost, 0)
         END AS amortized_cost,
-        coalesce(
-            line_items.line_item_net_unblended_cost, line_items.line_item_unblended_cost, 0
-        ) AS net_unblended_cost,
         CASE
+            WHEN line_items.split_line_item_parent_resource_id IS NOT NULL THEN 0
+            ELSE coalesce(
+                line_items.line_item_net_unblended_cost, line_items.line_item_unblended_cost, 0
+            )
+        END AS net_unblended_cost,
+        CASE
+            WHEN line_items.split_line_item_parent_resource_id IS NOT NULL THEN 0
             WHEN line_items.line_item_line_item_type = 'SavingsPlanCoveredUsage'
                 THEN coalesce(
                     line_items.savings_plan_net_savings_plan_effective_cost,
@@ -266,11 +296,29 @@ costed AS (
                 )
             WHEN line_items.line_item_line_item_type = 'Fee'
                 AND line_items.reservation_reservation_a_r_n IS NOT NULL THEN 0
+            WHEN line_items.line_item_line_item_type = 'Refund'
+                AND line_items.line_item_product_code = 'ComputeSavingsPlans' THEN 0
             ELSE coalesce(
                 line_items.line_item_net_unblended_cost, line_items.line_item_unblended_cost, 0
             )
         END AS net_amortized_cost,
-        coalesce(line_items.pricing_public_on_demand_cost, 0) AS public_on_demand_cost,
+        CASE
+            WHEN line_items.split_line_item_parent_resource_id IS NOT NULL THEN 0
+            WHEN line_items.line_item_line_item_type = 'SavingsPlanNegation' THEN 0
+            ELSE coalesce(line_items.pricing_public_on_demand_cost, 0)
+        END AS public_on_demand_cost,
+        CASE
+            WHEN line_items.savings_plan_savings_plan_a_r_n IS NOT NULL THEN 'savings_plan'
+            WHEN line_items.reservation_reservation_a_r_n IS NOT NULL THEN 'reservation'
+        END AS commitment_type,
+        coalesce(
+            line_items.savings_plan_savings_plan_a_r_n, line_items.reservation_reservation_a_r_n
+        ) AS commitment_arn,
+        line_items.split_line_item_parent_resource_id AS parent_resource_id,
+        CASE WHEN line_items.split_line_item_parent_resource_id IS NOT NULL
+            THEN coalesce(line_items.split_line_item_split_cost, 0) END AS split_cost,
+        CASE WHEN line_items.split_line_item_parent_resource_id IS NOT NULL
+            THEN coalesce(line_items.split_line_item_unused_cost, 0) END AS split_unused_cost,
         line_items.line_item_usage_amount AS usage_quantity,
         -- Spot and some RDS lines leave product_instance_type empty; their usage type names the
         -- instance after the colon (SpotUsage:c5.large, InstanceUsage:db.r5.large).

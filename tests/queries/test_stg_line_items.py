@@ -214,6 +214,151 @@ def test_no_upfront_savings_plan_amortizes_to_its_commitment(build_models):
     assert [row["amortized_cost"] for row in rows] == pytest.approx([0.8, 0.0, 0.2])
 
 
+def test_compute_savings_plan_refund_counts_nothing_amortized(build_models):
+    # A returned plan: its fees were 0 in amortized cost, so their refund is 0 there too (CUDOS).
+    # The bill still shows the refund.
+    assert costs_of(
+        build_models,
+        line_item_line_item_type="Refund",
+        line_item_product_code="ComputeSavingsPlans",
+        line_item_unblended_cost=-730.0,
+        line_item_net_unblended_cost=-657.0,
+        savings_plan_savings_plan_a_r_n=SP_ARN,
+    ) == (-730.0, 0.0, 0.0)
+
+
+def test_other_refunds_keep_their_unblended_cost(build_models):
+    assert costs_of(
+        build_models,
+        line_item_line_item_type="Refund",
+        line_item_product_code="AmazonEC2",
+        line_item_unblended_cost=-2.15,
+    ) == (-2.15, -2.15, -2.15)
+
+
+def test_split_cost_allocation_lines_are_not_counted_twice(build_models):
+    # One m5.large hour (0.096, covered by nothing) runs two pods. AWS adds a line per pod that
+    # names the instance as its parent and allocates the instance's cost: 0.06 + 0.02 used,
+    # with 0.016 of idle capacity spread as unused cost (0.012 + 0.004). Only the instance's
+    # line is a charge: every measure adds up to 0.096, and the pods' split + unused to the same.
+    pod = "arn:aws:eks:us-east-1:111111111111:pod/prod/payments/api-7d9f/0a1b"
+    rows = staged(
+        build_models,
+        [
+            line_item(
+                identity_line_item_id="a-instance",
+                line_item_resource_id="i-0abc",
+                line_item_unblended_cost=0.096,
+                line_item_net_unblended_cost=0.0864,
+                pricing_public_on_demand_cost=0.096,
+            ),
+            line_item(
+                identity_line_item_id="b-pod-cpu",
+                line_item_resource_id=pod,
+                line_item_usage_type="USE1-EKS-EC2-vCPU-Hours",
+                line_item_operation="EKSPod-EC2",
+                line_item_unblended_cost=0.0,
+                pricing_public_on_demand_cost=0.06,
+                split_line_item_parent_resource_id="i-0abc",
+                split_line_item_split_cost=0.06,
+                split_line_item_unused_cost=0.012,
+            ),
+            line_item(
+                identity_line_item_id="c-pod-memory",
+                line_item_resource_id=pod,
+                line_item_usage_type="USE1-EKS-EC2-GB-Hours",
+                line_item_operation="EKSPod-EC2",
+                line_item_line_item_type="SavingsPlanCoveredUsage",
+                line_item_unblended_cost=0.02,
+                savings_plan_savings_plan_effective_cost=0.02,
+                split_line_item_parent_resource_id="i-0abc",
+                split_line_item_split_cost=0.02,
+                split_line_item_unused_cost=0.004,
+            ),
+        ],
+        columns="unblended_cost, amortized_cost, net_unblended_cost, net_amortized_cost, "
+        "public_on_demand_cost, parent_resource_id, split_cost, split_unused_cost",
+    )
+    assert [tuple(row.values()) for row in rows] == [
+        (0.096, 0.096, 0.0864, 0.0864, 0.096, None, None, None),
+        (0.0, 0.0, 0.0, 0.0, 0.0, "i-0abc", 0.06, 0.012),
+        (0.0, 0.0, 0.0, 0.0, 0.0, "i-0abc", 0.02, 0.004),
+    ]
+    assert sum(row["split_cost"] + row["split_unused_cost"] for row in rows[1:]) == (
+        pytest.approx(0.096)
+    )
+
+
+def test_discount_lines_net_cost_is_already_inside_the_discounted_lines(build_models):
+    # 100.0 of usage with a 10 % EDP discount: AWS writes 90.0 as the usage's net cost and 0 as
+    # the discount line's, so the net total is 90.0, as is the gross total after the discount.
+    rows = staged(
+        build_models,
+        [
+            line_item(
+                identity_line_item_id="a",
+                line_item_unblended_cost=100.0,
+                line_item_net_unblended_cost=90.0,
+            ),
+            line_item(
+                identity_line_item_id="b",
+                line_item_line_item_type="EdpDiscount",
+                line_item_unblended_cost=-10.0,
+                line_item_net_unblended_cost=0.0,
+            ),
+        ],
+        columns="unblended_cost, amortized_cost, net_unblended_cost, net_amortized_cost",
+    )
+    assert [tuple(row.values()) for row in rows] == [
+        (100.0, 100.0, 90.0, 90.0),
+        (-10.0, -10.0, 0.0, 0.0),
+    ]
+    assert sum(row["unblended_cost"] for row in rows) == 90.0
+    assert sum(row["net_amortized_cost"] for row in rows) == 90.0
+
+
+def test_savings_plan_negation_has_no_public_on_demand_cost(build_models):
+    # The covered line carries the 0.192 public price; a negation that repeats it is not
+    # usage at public prices a second time.
+    rows = staged(
+        build_models,
+        [
+            line_item(
+                identity_line_item_id="a",
+                line_item_line_item_type="SavingsPlanCoveredUsage",
+                line_item_unblended_cost=0.192,
+                pricing_public_on_demand_cost=0.192,
+                savings_plan_savings_plan_effective_cost=0.12,
+            ),
+            line_item(
+                identity_line_item_id="b",
+                line_item_line_item_type="SavingsPlanNegation",
+                line_item_unblended_cost=-0.192,
+                pricing_public_on_demand_cost=0.192,
+            ),
+        ],
+        columns="public_on_demand_cost",
+    )
+    assert [row["public_on_demand_cost"] for row in rows] == [0.192, 0.0]
+
+
+def test_commitment_arn_and_type_name_the_plan_or_reservation(build_models):
+    rows = staged(
+        build_models,
+        [
+            line_item(identity_line_item_id="a", savings_plan_savings_plan_a_r_n=SP_ARN),
+            line_item(identity_line_item_id="b", reservation_reservation_a_r_n=RI_ARN),
+            line_item(identity_line_item_id="c"),
+        ],
+        columns="commitment_type, commitment_arn",
+    )
+    assert [tuple(row.values()) for row in rows] == [
+        ("savings_plan", SP_ARN),
+        ("reservation", RI_ARN),
+        (None, None),
+    ]
+
+
 # Charge category and pricing model.
 
 
