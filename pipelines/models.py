@@ -59,12 +59,18 @@ from sqlglot.errors import SqlglotError
 from pipelines.config import KEY_ALIAS_SEED, VALUE_ALIAS_SEED, Config, queries_folder
 from pipelines.contract import LINE_ITEMS_SCHEMA
 from pipelines.errors import ModelError, WarehouseError
-from pipelines.warehouse import Warehouse, check_path
+from pipelines.warehouse import INVOICES_SCHEMA, RUNS_SCHEMA, Warehouse, check_path
 
 logger = logging.getLogger(__name__)
 
 DATABASE_FILE = "finops.duckdb"
 SOURCE = "line_items"
+#: The run log as views: every ingest's rows per period (``_runs/*.parquet``) and its sums per
+#: invoice (``_runs/invoices/*.parquet``), for the reconciliation models. Empty views with the
+#: run log's columns when no run wrote them yet.
+RUN_LOG = "run_log"
+RUN_LOG_INVOICES = "run_log_invoices"
+RUN_LOG_SOURCES = (RUN_LOG, RUN_LOG_INVOICES)
 CHECKS_FOLDER = "checks"
 SEEDS_FOLDER = "seeds"
 #: Ready analyst queries: run and transpiled by the tests, never built as views.
@@ -203,7 +209,9 @@ def _build_locked(
 ) -> BuildResult:
     seed_files = find_seeds(queries)
     seed_names = sorted(set(seed_files) | set(_CONFIGURED_SEEDS))
-    models, checks = order_models(find_models(queries), known=[SOURCE, *seed_names])
+    models, checks = order_models(
+        find_models(queries), known=[SOURCE, *RUN_LOG_SOURCES, *seed_names]
+    )
     has_line_items = _has_partitions(warehouse)
     logger.info(
         "building %d models and %d checks into %s (%s)",
@@ -217,6 +225,7 @@ def _build_locked(
     try:
         with closing(_connect(building)) as connection:
             _create_line_items(connection, warehouse, has_line_items)
+            _create_run_log(connection, warehouse)
             _create_seeds(connection, seed_files, config)
             row_counts = _create_models(connection, models, progress, len(models) + len(checks))
             failures = _run_checks(
@@ -431,6 +440,31 @@ def _create_line_items(
             f"COMMENT ON VIEW {SOURCE} IS "
             + _literal("CUR line items in the contract's columns, from the warehouse's Parquet")
         )
+
+
+def _create_run_log(connection: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
+    # An empty view has the run log's own columns, so the models read the same either way.
+    runs = warehouse.resolve() / "_runs"
+    for name, folder, schema in (
+        (RUN_LOG, runs, RUNS_SCHEMA),
+        (RUN_LOG_INVOICES, runs / "invoices", INVOICES_SCHEMA),
+    ):
+        if any(folder.glob("*.parquet")):
+            pattern = _glob_literal(folder.as_posix()) + "/*.parquet"
+            source = f"SELECT * FROM read_parquet({_literal(pattern)}, union_by_name = true)"
+        else:
+            columns = [f"CAST(NULL AS {_arrow_sql_type(f.type)}) AS {f.name}" for f in schema]
+            source = f"SELECT {', '.join(columns)} WHERE false"
+        with _as_model_error(f"{folder} (the {name} view)"):
+            connection.execute(f"CREATE VIEW {name} AS {source}")
+
+
+def _arrow_sql_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_list(arrow_type):
+        return f"{_arrow_sql_type(arrow_type.value_type)}[]"
+    if pa.types.is_int64(arrow_type):
+        return "BIGINT"
+    return _duckdb_type(arrow_type)
 
 
 def _create_seeds(

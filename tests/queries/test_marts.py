@@ -35,9 +35,12 @@ def test_daily_cost_adds_up_per_day_account_service_and_region(build_models):
     rows = records(
         connection,
         """
-        SELECT usage_date, account_id, region, unblended_cost, amortized_cost,
-               public_on_demand_cost, line_items
-        FROM daily_cost ORDER BY usage_date, account_id, region
+        SELECT usage_date, account_id, region, sum(unblended_cost) AS unblended_cost,
+               sum(amortized_cost) AS amortized_cost,
+               sum(public_on_demand_cost) AS public_on_demand_cost,
+               sum(line_items) AS line_items
+        FROM daily_cost GROUP BY usage_date, account_id, region
+        ORDER BY usage_date, account_id, region
         """,
     )
     assert rows == [
