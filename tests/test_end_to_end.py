@@ -22,9 +22,40 @@ from tests.conftest import CLOUDACADEMY, DEMO, FOCUS_CONVERTERS_CSV
 # unused part (unused amortized upfront fee + unused recurring fee). The data has no other
 # line item types.
 PINNED = {
-    "2018-10": {"unblended": 4064.48, "amortized": 4195.96},
-    "2018-11": {"unblended": 3505.33, "amortized": 3632.56},
-    "2018-12": {"unblended": 408.38, "amortized": 539.85},
+    "2018-10": {"unblended": 4064.48, "amortized": 4195.96, "public_on_demand": 4237.68},
+    "2018-11": {"unblended": 3505.33, "amortized": 3632.56, "public_on_demand": 3671.20},
+    "2018-12": {"unblended": 408.38, "amortized": 539.85, "public_on_demand": 580.76},
+}
+# Per account and per service (lineItem/ProductCode), (unblended, amortized, public on-demand)
+# in USD, from the raw files with Decimal arithmetic (raw_cents below). Account 836060457634 is
+# the payer, with the Reserved Instances; all services are pinned where they reach a dollar.
+PINNED_BY_ACCOUNT = {
+    ("2018-10", "011254002932"): ("71.46", "77.90", "62.66"),
+    ("2018-10", "836060457634"): ("3993.03", "4118.06", "4175.02"),
+    ("2018-11", "011254002932"): ("60.49", "68.98", "43.43"),
+    ("2018-11", "836060457634"): ("3444.84", "3563.58", "3627.77"),
+    ("2018-12", "011254002932"): ("38.28", "39.14", "14.35"),
+    ("2018-12", "836060457634"): ("370.09", "500.71", "566.42"),
+}
+PINNED_BY_SERVICE = {
+    ("2018-10", "AWSBudgets"): ("0.24", "0.24", "1.48"),
+    ("2018-10", "AWSConfig"): ("12.28", "12.28", "12.28"),
+    ("2018-10", "AWSGlue"): ("2389.33", "2389.33", "2389.33"),
+    ("2018-10", "AmazonCloudWatch"): ("0.00", "0.00", "2.10"),
+    ("2018-10", "AmazonEC2"): ("737.50", "868.97", "907.29"),
+    ("2018-10", "AmazonQuickSight"): ("3.37", "3.37", "3.37"),
+    ("2018-10", "AmazonRDS"): ("920.75", "920.75", "920.75"),
+    ("2018-11", "AWSBudgets"): ("0.30", "0.30", "1.54"),
+    ("2018-11", "AWSConfig"): ("11.10", "11.10", "11.10"),
+    ("2018-11", "AWSGlue"): ("2005.38", "2005.38", "2005.39"),
+    ("2018-11", "AmazonCloudWatch"): ("0.00", "0.00", "1.39"),
+    ("2018-11", "AmazonEC2"): ("735.00", "862.24", "897.80"),
+    ("2018-11", "AmazonQuickSight"): ("36.92", "36.92", "36.92"),
+    ("2018-11", "AmazonRDS"): ("715.27", "715.27", "715.27"),
+    ("2018-12", "AWSBudgets"): ("0.00", "0.00", "1.06"),
+    ("2018-12", "AWSConfig"): ("2.11", "2.11", "2.11"),
+    ("2018-12", "AmazonEC2"): ("364.69", "496.17", "535.97"),
+    ("2018-12", "AmazonQuickSight"): ("40.58", "40.58", "40.58"),
 }
 MONTH_FILES = {"2018-10": "Oct", "2018-11": "Nov", "2018-12": "Dec"}
 
@@ -32,7 +63,14 @@ MONTH_FILES = {"2018-10": "Oct", "2018-11": "Nov", "2018-12": "Dec"}
 def raw_totals(period: str) -> dict[str, float]:
     """Totals worked out from the raw Parquet with AWS's rules, independently of our SQL."""
     rows = pq.read_table(
-        CLOUDACADEMY / f"{MONTH_FILES[period]}2018-WorkshopCUR-00001.snappy.parquet"
+        CLOUDACADEMY / f"{MONTH_FILES[period]}2018-WorkshopCUR-00001.snappy.parquet",
+        columns=[
+            "line_item_line_item_type",
+            "line_item_unblended_cost",
+            "reservation_effective_cost",
+            "reservation_unused_amortized_upfront_fee_for_billing_period",
+            "reservation_unused_recurring_fee",
+        ],
     ).to_pylist()
     types = {row["line_item_line_item_type"] for row in rows}
     assert types == {"Usage", "DiscountedUsage", "RIFee"}
@@ -52,6 +90,60 @@ def raw_totals(period: str) -> dict[str, float]:
         "unblended": math.fsum(row["line_item_unblended_cost"] for row in rows),
         "amortized": math.fsum(amortized(row) for row in rows),
     }
+
+
+CENT = Decimal("0.01")
+
+
+def raw_cents(period: str) -> dict[tuple[str, str], tuple[Decimal, Decimal, Decimal]]:
+    """(unblended, amortized, public on-demand) per ("month", ""), ("account", id) and
+    ("service", product code), summed exactly (Decimal of each raw double) and rounded to the
+    cent: AWS's amortization rules applied here in Python, not by our SQL."""
+    rows = pq.read_table(
+        CLOUDACADEMY / f"{MONTH_FILES[period]}2018-WorkshopCUR-00001.snappy.parquet",
+        columns=[
+            "line_item_line_item_type",
+            "line_item_usage_account_id",
+            "line_item_product_code",
+            "line_item_unblended_cost",
+            "reservation_effective_cost",
+            "reservation_unused_amortized_upfront_fee_for_billing_period",
+            "reservation_unused_recurring_fee",
+            "pricing_public_on_demand_cost",
+        ],
+    ).to_pylist()
+
+    def exact(value: float | None) -> Decimal:
+        return Decimal(repr(value)) if value is not None else Decimal(0)
+
+    sums: dict[tuple[str, str], list[Decimal]] = {}
+    for row in rows:
+        kind = row["line_item_line_item_type"]
+        unblended = exact(row["line_item_unblended_cost"])
+        if kind == "DiscountedUsage":
+            amortized = exact(row["reservation_effective_cost"])
+        elif kind == "RIFee":
+            amortized = exact(
+                row["reservation_unused_amortized_upfront_fee_for_billing_period"]
+            ) + exact(row["reservation_unused_recurring_fee"])
+        else:
+            assert kind == "Usage"
+            amortized = unblended
+        public = exact(row["pricing_public_on_demand_cost"])
+        for key in (
+            ("month", ""),
+            ("account", row["line_item_usage_account_id"]),
+            ("service", row["line_item_product_code"]),
+        ):
+            total = sums.setdefault(key, [Decimal(0)] * 3)
+            total[0] += unblended
+            total[1] += amortized
+            total[2] += public
+    return {key: tuple(value.quantize(CENT) for value in values) for key, values in sums.items()}
+
+
+def cents(*values: float) -> tuple[Decimal, ...]:
+    return tuple(Decimal(repr(value)).quantize(CENT) for value in values)
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +178,46 @@ def test_real_monthly_totals_equal_the_raw_files_to_the_cent(workshop_warehouse:
     assert round(unblended, 2) == PINNED[period]["unblended"]
     assert round(amortized, 2) == PINNED[period]["amortized"]
     assert amortized == pytest.approx(raw["amortized"], abs=1e-6)
+
+
+@pytest.mark.parametrize("period", sorted(PINNED))
+def test_real_measures_per_month_account_and_service_equal_the_raw_files(
+    workshop_warehouse: Path, period
+):
+    raw = raw_cents(period)
+    with duckdb.connect(str(workshop_warehouse / "finops.duckdb"), read_only=True) as db:
+        measures = "sum(unblended_cost), sum(amortized_cost), sum(public_on_demand_cost)"
+        (month,) = db.execute(
+            f"SELECT {measures} FROM monthly_cost WHERE billing_period = ?", [period]
+        ).fetchall()
+        by_account = db.execute(
+            f"SELECT account_id, {measures} FROM monthly_cost WHERE billing_period = ? "
+            "GROUP BY account_id",
+            [period],
+        ).fetchall()
+        by_service = db.execute(
+            f"SELECT service_code, {measures} FROM monthly_cost WHERE billing_period = ? "
+            "GROUP BY service_code",
+            [period],
+        ).fetchall()
+    ours = {("month", ""): cents(*month)}
+    ours.update({("account", account): cents(*values) for account, *values in by_account})
+    ours.update({("service", service): cents(*values) for service, *values in by_service})
+
+    # Every month, account and service, to the cent, against the independent computation...
+    assert ours == raw
+    # ...and against the pinned figures, so that a change in either side is seen.
+    pinned = PINNED[period]
+    assert raw[("month", "")] == tuple(
+        Decimal(str(pinned[measure])).quantize(CENT)
+        for measure in ("unblended", "amortized", "public_on_demand")
+    )
+    for (pinned_period, account), values in PINNED_BY_ACCOUNT.items():
+        if pinned_period == period:
+            assert raw[("account", account)] == tuple(map(Decimal, values)), account
+    for (pinned_period, service), values in PINNED_BY_SERVICE.items():
+        if pinned_period == period:
+            assert raw[("service", service)] == tuple(map(Decimal, values)), service
 
 
 def test_real_summary_reports_the_same_months(workshop_warehouse: Path):
