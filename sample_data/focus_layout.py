@@ -25,6 +25,7 @@ RIFee                       Purchase, Reservation, Recurring: BilledCost = the f
 Fee                         Purchase (Reservation when it has an RI's ARN: EffectiveCost 0,
                             spread into the covered usage; else EffectiveCost = BilledCost)
 Tax, Credit                 Tax, Credit
+EdpDiscount                 Credit (a negotiated discount lowers this period's charges)
 Refund                      Adjustment
 ==========================  ========================================================
 
@@ -146,7 +147,12 @@ def focus_charges(row: dict) -> list[dict]:
         return [base | _charge("Purchase", cost, "0", "One-Time") | _commitment(row, _RESERVATION)]
     if kind == "Fee":
         return [base | _charge("Purchase", cost, cost, "One-Time")]
-    category = {"Tax": "Tax", "Credit": "Credit", "Refund": "Adjustment"}.get(kind)
+    category = {
+        "Tax": "Tax",
+        "Credit": "Credit",
+        "EdpDiscount": "Credit",
+        "Refund": "Adjustment",
+    }.get(kind)
     if category is None:
         raise ValueError(f"no FOCUS mapping for line item type {kind!r}")
     return [base | _charge(category, cost, cost, "One-Time")]

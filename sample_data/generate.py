@@ -42,6 +42,10 @@ Notes:
       part of the reservation is billed on the month's ``RIFee`` line.
     - Re-deliveries are the same month cut off after fewer days (and without the month-end tax,
       credit, refund and support lines). Real re-deliveries also revise earlier hours.
+    - An Enterprise Discount Program of ``EDP_DISCOUNT_RATE`` (4 %) applies to every charge but
+      tax, credits and refunds: the net columns hold the discounted amounts, one EdpDiscount
+      line per account and service holds the discount, and the ground truth's net measures are
+      worked out from the rate, not from those columns.
     - No cost categories, no split cost allocation data, no Windows or marketplace usage, no
       anomalies with labels.
     - AWS also writes a manifest inside each assembly folder; this writes only the period's.
@@ -121,6 +125,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("lineItem", "CurrencyCode", _S),
     ("lineItem", "UnblendedRate", _S),
     ("lineItem", "UnblendedCost", _B),
+    ("lineItem", "NetUnblendedCost", _OB),
     ("lineItem", "BlendedRate", _S),
     ("lineItem", "BlendedCost", _B),
     ("lineItem", "LineItemDescription", _S),
@@ -154,21 +159,27 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("pricing", "OfferingClass", _S),
     ("reservation", "ReservationARN", _S),
     ("reservation", "EffectiveCost", _OB),
+    ("reservation", "NetEffectiveCost", _OB),
     ("reservation", "AmortizedUpfrontCostForUsage", _OB),
     ("reservation", "RecurringFeeForUsage", _OB),
     ("reservation", "AmortizedUpfrontFeeForBillingPeriod", _OB),
     ("reservation", "UnusedAmortizedUpfrontFeeForBillingPeriod", _OB),
     ("reservation", "UnusedRecurringFee", _OB),
+    ("reservation", "NetAmortizedUpfrontFeeForBillingPeriod", _OB),
+    ("reservation", "NetUnusedAmortizedUpfrontFeeForBillingPeriod", _OB),
+    ("reservation", "NetUnusedRecurringFee", _OB),
     ("reservation", "UnusedQuantity", _OB),
     ("reservation", "StartTime", _OS),
     ("reservation", "EndTime", _OS),
     ("savingsPlan", "SavingsPlanARN", _OS),
     ("savingsPlan", "SavingsPlanRate", _OB),
     ("savingsPlan", "SavingsPlanEffectiveCost", _OB),
+    ("savingsPlan", "NetSavingsPlanEffectiveCost", _OB),
     ("savingsPlan", "TotalCommitmentToDate", _OB),
     ("savingsPlan", "UsedCommitment", _OB),
     ("savingsPlan", "RecurringCommitmentForBillingPeriod", _OB),
     ("savingsPlan", "AmortizedUpfrontCommitmentForBillingPeriod", _OB),
+    ("savingsPlan", "NetRecurringCommitmentForBillingPeriod", _OB),
     ("savingsPlan", "StartTime", _OS),
     ("savingsPlan", "EndTime", _OS),
     ("savingsPlan", "OfferingType", _OS),
@@ -219,6 +230,7 @@ LINE_ITEM_TYPES = (
     "Tax",
     "Credit",
     "Refund",
+    "EdpDiscount",
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -372,6 +384,12 @@ ALB_HOUR_RATE = 0.0225
 ALB_LCU_RATE = 0.008
 EIP_IDLE_RATE = 0.005
 SALES_TAX_RATE = 0.0625
+#: An Enterprise Discount Program rate: AWS takes it off every charge but tax, credits and
+#: refunds, writes the discounted amounts in the net columns (``lineItem/NetUnblendedCost``,
+#: ``reservation/NetEffectiveCost``, ...) and the discount itself as EdpDiscount lines.
+EDP_DISCOUNT_RATE = 0.04
+#: Line item types that the EDP discount does not apply to.
+_NOT_DISCOUNTED = ("Tax", "Credit", "Refund", "EdpDiscount")
 
 # Amount models: how a meter's usage amount for one hour is drawn.
 _A_HOUR, _A_SPOT, _A_GBMO_HOUR, _A_GBMO_DAY, _A_COUNT, _A_GBS, _A_LOAD = range(7)
@@ -404,6 +422,11 @@ class PeriodTruth:
     amortized_by_service: dict[str, float]
     #: Older assemblies of the same period that are in the bucket but not in the manifest.
     superseded_assembly_ids: list[str] = field(default_factory=list)
+    #: After the EDP discount: what each charge costs net (EdpDiscount lines count 0).
+    net_unblended: float = 0.0
+    net_amortized: float = 0.0
+    #: The usage at public on-demand prices (amount x public rate of every usage line).
+    public_on_demand: float = 0.0
 
 
 @dataclass
@@ -1558,6 +1581,9 @@ class _Tally:
         self.rows = 0
         self.unblended: dict[str, float] = {}
         self.amortized = {"team": {}, "env": {}, "service": {}}
+        self.net_unblended = 0.0
+        self.net_amortized = 0.0
+        self.public_on_demand = 0.0
 
     def add(
         self,
@@ -1570,6 +1596,16 @@ class _Tally:
     ) -> None:
         self.rows += 1
         self.unblended[line_type] = self.unblended.get(line_type, 0.0) + unblended
+        # The EDP discount comes off every other charge; its own lines are inside the net
+        # amounts already.
+        if line_type == "EdpDiscount":
+            net = 0.0
+        elif line_type in _NOT_DISCOUNTED:
+            net = 1.0
+        else:
+            net = 1.0 - EDP_DISCOUNT_RATE
+        self.net_unblended += unblended * net
+        self.net_amortized += amortized * net
         for group, key in (("team", team), ("env", env), ("service", service)):
             bucket = self.amortized[group]
             bucket[key] = bucket.get(key, 0.0) + amortized
@@ -1583,9 +1619,14 @@ class _Tally:
         team: np.ndarray,
         env: np.ndarray,
         names: dict,
+        public_on_demand: np.ndarray,
     ) -> None:
         """Vectorised ``add`` over metered lines; ``names`` maps each code array to its labels."""
         self.rows += len(line_type)
+        # Metered usage is all discounted by the EDP.
+        self.net_unblended += float(np.sum(unblended)) * (1.0 - EDP_DISCOUNT_RATE)
+        self.net_amortized += float(np.sum(amortized)) * (1.0 - EDP_DISCOUNT_RATE)
+        self.public_on_demand += float(np.sum(public_on_demand))
         for code, label in enumerate(_METERED_TYPES):
             hit = line_type == code
             if hit.any():
@@ -1614,6 +1655,9 @@ class _Tally:
             amortized_by_team=ordered(self.amortized["team"]),
             amortized_by_env=ordered(self.amortized["env"]),
             amortized_by_service=ordered(self.amortized["service"]),
+            net_unblended=self.net_unblended,
+            net_amortized=self.net_amortized,
+            public_on_demand=self.public_on_demand,
         )
 
 
@@ -1896,6 +1940,7 @@ class _Simulator:
                 self.m_team[lm],
                 self.m_env[lm],
                 {"team": self.teams, "env": self.envs, "service": self.services},
+                np.where(line_kind == _NEGATION, 0.0, amount[line] * self.m_public[lm]),
             )
 
         # The Savings Plan's hourly fee: the commitment, and how much of it usage used.
@@ -1946,6 +1991,7 @@ class _Simulator:
                 "lineItem/UsageAmount": _numbers(line_amount),
                 "lineItem/NormalizedUsageAmount": _numbers(line_amount * self.m_nf[lm]),
                 "lineItem/UnblendedCost": (cost := _numbers(unblended)),
+                "lineItem/NetUnblendedCost": _numbers(unblended * (1.0 - EDP_DISCOUNT_RATE)),
                 "lineItem/BlendedRate": rate_text,
                 "lineItem/BlendedCost": cost,
                 "pricing/publicOnDemandCost": _numbers(public_cost),
@@ -1956,6 +2002,9 @@ class _Simulator:
             upfront = np.array([r.amortized_hourly for r in self.fleet.reservations])[ri[line]]
             recurring = np.array([r.recurring for r in self.fleet.reservations])[ri[line]]
             columns["reservation/EffectiveCost"] = _numbers(np.where(is_discounted, hourly, nan))
+            columns["reservation/NetEffectiveCost"] = _numbers(
+                np.where(is_discounted, hourly * (1.0 - EDP_DISCOUNT_RATE), nan)
+            )
             columns["reservation/AmortizedUpfrontCostForUsage"] = _numbers(
                 np.where(is_discounted, upfront, nan)
             )
@@ -1975,6 +2024,9 @@ class _Simulator:
             )
             columns["savingsPlan/SavingsPlanEffectiveCost"] = _numbers(
                 np.where(is_covered, sp_effective[line], nan)
+            )
+            columns["savingsPlan/NetSavingsPlanEffectiveCost"] = _numbers(
+                np.where(is_covered, sp_effective[line] * (1.0 - EDP_DISCOUNT_RATE), nan)
             )
             columns["savingsPlan/StartTime"] = _take(_texts([self.plan_start_text]), plan_index)
             columns["savingsPlan/EndTime"] = _take(_texts([self.plan_end_text]), plan_index)
@@ -2010,6 +2062,9 @@ class _Simulator:
                 "lineItem/UsageAmount": "1.0",
                 "lineItem/UnblendedRate": java_double_text(commitment),
                 "lineItem/UnblendedCost": java_double_text(commitment),
+                "lineItem/NetUnblendedCost": java_double_text(
+                    commitment * (1.0 - EDP_DISCOUNT_RATE)
+                ),
                 "lineItem/BlendedRate": java_double_text(commitment),
                 "lineItem/BlendedCost": java_double_text(commitment),
                 "lineItem/LineItemDescription": f"{plan.term[0]} year No Upfront Compute "
@@ -2025,6 +2080,9 @@ class _Simulator:
                     commitment * active_in_period
                 ),
                 "savingsPlan/AmortizedUpfrontCommitmentForBillingPeriod": "0.0",
+                "savingsPlan/NetRecurringCommitmentForBillingPeriod": java_double_text(
+                    commitment * active_in_period * (1.0 - EDP_DISCOUNT_RATE)
+                ),
                 "savingsPlan/StartTime": self.plan_start_text,
                 "savingsPlan/EndTime": self.plan_end_text,
                 "savingsPlan/OfferingType": "ComputeSavingsPlans",
@@ -2084,6 +2142,16 @@ class _Simulator:
                     * unused,
                     "reservation/UnusedRecurringFee": r.recurring * unused,
                     "reservation/UnusedQuantity": float(unused),
+                    "lineItem/NetUnblendedCost": fee * (1.0 - EDP_DISCOUNT_RATE),
+                    "reservation/NetAmortizedUpfrontFeeForBillingPeriod": r.amortized_hourly
+                    * reserved
+                    * (1.0 - EDP_DISCOUNT_RATE),
+                    "reservation/NetUnusedAmortizedUpfrontFeeForBillingPeriod": r.amortized_hourly
+                    * unused
+                    * (1.0 - EDP_DISCOUNT_RATE),
+                    "reservation/NetUnusedRecurringFee": r.recurring
+                    * unused
+                    * (1.0 - EDP_DISCOUNT_RATE),
                 }
             )
             if tally is not None:
@@ -2103,6 +2171,7 @@ class _Simulator:
                     "lineItem/UsageAmount": 1.0,
                     "lineItem/UnblendedRate": r.upfront,
                     "lineItem/UnblendedCost": r.upfront,
+                    "lineItem/NetUnblendedCost": r.upfront * (1.0 - EDP_DISCOUNT_RATE),
                     "lineItem/BlendedRate": r.upfront,
                     "lineItem/BlendedCost": r.upfront,
                     "lineItem/LineItemDescription": f"Sign up charge for subscription: "
@@ -2162,6 +2231,7 @@ class _Simulator:
                 "lineItem/UsageAmount": 1.0,
                 "lineItem/UnblendedRate": support,
                 "lineItem/UnblendedCost": support,
+                "lineItem/NetUnblendedCost": support * (1.0 - EDP_DISCOUNT_RATE),
                 "lineItem/BlendedRate": support,
                 "lineItem/BlendedCost": support,
                 "lineItem/LineItemDescription": "AWS Support (Business)",
@@ -2183,6 +2253,7 @@ class _Simulator:
                     "lineItem/ProductCode": service,
                     "lineItem/UsageAmount": 0.0,
                     "lineItem/UnblendedCost": amount,
+                    "lineItem/NetUnblendedCost": amount,
                     "lineItem/BlendedCost": amount,
                     "lineItem/LineItemDescription": text,
                     "product/ProductName": PRODUCT_NAMES[service],
@@ -2228,6 +2299,7 @@ class _Simulator:
                     "lineItem/ProductCode": service,
                     "lineItem/UsageAmount": 1.0,
                     "lineItem/UnblendedCost": tax,
+                    "lineItem/NetUnblendedCost": tax,
                     "lineItem/BlendedCost": tax,
                     "lineItem/LineItemDescription": f"Tax for product code {service}",
                     "lineItem/TaxType": "Sales Tax",
@@ -2235,6 +2307,27 @@ class _Simulator:
                 }
             )
             tally.add("Tax", tax, tax, service)
+
+        # The EDP discount of each account and service, on what it was charged before tax.
+        for (account_index, service), base in sorted(spend.items()):
+            discount = -round(base * EDP_DISCOUNT_RATE, 10)
+            if discount >= 0:
+                continue
+            out.append(
+                {
+                    **month,
+                    "lineItem/UsageAccountId": fleet.accounts[account_index],
+                    "lineItem/LineItemType": "EdpDiscount",
+                    "lineItem/ProductCode": service,
+                    "lineItem/UsageAmount": 0.0,
+                    "lineItem/UnblendedCost": discount,
+                    "lineItem/NetUnblendedCost": 0.0,
+                    "lineItem/BlendedCost": discount,
+                    "lineItem/LineItemDescription": f"{EDP_DISCOUNT_RATE:.0%} EDP discount",
+                    "product/ProductName": PRODUCT_NAMES[service],
+                }
+            )
+            tally.add("EdpDiscount", discount, discount, service)
         return out
 
 

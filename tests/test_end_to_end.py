@@ -285,3 +285,64 @@ def test_generated_sample_ground_truth_equals_what_the_pipeline_reports(tmp_path
                 assert showback.keys() == truth_by_value.keys()
                 for value, cost in truth_by_value.items():
                     assert showback[value] == pytest.approx(cost, abs=1e-6), (dimension, value)
+
+
+def test_generated_sample_every_measure_per_month_equals_the_ground_truth(tmp_path: Path):
+    # The generator works out each measure from what it simulated (usage amounts and rates, the
+    # reservation hours used, the Savings Plan commitment used each hour, the EDP discount rate),
+    # not from the columns it wrote; the pipeline reads only the columns.
+    truth = GroundTruth.from_json((DEMO / "ground_truth.json").read_text())
+    warehouse = tmp_path / "wh"
+    ingest(str(DEMO / "cur"), warehouse)
+    result = build(warehouse)
+    assert result.ok, result.check_failures
+
+    with duckdb.connect(str(warehouse / "finops.duckdb"), read_only=True) as db:
+        measured = {
+            period: values
+            for period, *values in db.execute(
+                "SELECT billing_period, sum(unblended_cost), sum(amortized_cost), "
+                "sum(net_unblended_cost), sum(net_amortized_cost), sum(public_on_demand_cost) "
+                "FROM monthly_cost GROUP BY billing_period"
+            ).fetchall()
+        }
+        types = {
+            row[0]
+            for row in db.execute("SELECT DISTINCT line_item_type FROM stg_line_items").fetchall()
+        }
+        invoices = db.execute(
+            "SELECT count(*), max(abs(difference)) FROM invoice_reconciliation "
+            "WHERE run_id IS NOT NULL"
+        ).fetchone()
+
+    assert sorted(measured) == sorted(truth.periods)
+    for period, expected in truth.periods.items():
+        assert measured[period] == pytest.approx(
+            [
+                expected.unblended,
+                expected.amortized,
+                expected.net_unblended,
+                expected.net_amortized,
+                expected.public_on_demand,
+            ],
+            abs=1e-6,
+        ), period
+        # The EDP discount is real: net differs from gross in every month.
+        assert expected.net_amortized != pytest.approx(expected.amortized, abs=1.0)
+    # Every line item type the issue lists is in the sample.
+    assert {
+        "Usage",
+        "DiscountedUsage",
+        "RIFee",
+        "Fee",
+        "SavingsPlanCoveredUsage",
+        "SavingsPlanNegation",
+        "SavingsPlanRecurringFee",
+        "Tax",
+        "Credit",
+        "Refund",
+        "EdpDiscount",
+    } <= types
+    # One invoice a month (the open month's without an id), each equal to the run log's figure.
+    assert invoices[0] == len(truth.periods)
+    assert invoices[1] < 1e-6

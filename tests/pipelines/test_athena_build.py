@@ -237,3 +237,38 @@ def test_cli_build_athena_and_register(database: str, aws_env: str, tmp_path: Pa
     assert wrong.exit_code == 2
     assert not_s3.exit_code == 1
     assert "is not an S3 location (expected s3://bucket/prefix)" in not_s3.output
+
+
+def test_models_that_read_the_run_log_are_skipped_when_it_is_not_registered(
+    queries: Path, database: str, aws_env: str
+):
+    # finops register does not put _runs in Glue: the reconciliation model and the check on it
+    # are left out (with a warning), the rest is built as before.
+    (queries / "marts" / "z_invoices.sql").write_text(
+        "-- z_invoices: invoices.\nSELECT billing_period FROM run_log_invoices\n"
+    )
+    (queries / "checks" / "z_invoices_check.sql").write_text(
+        "-- z_invoices_check: nothing.\nSELECT billing_period, 'x' AS reason FROM z_invoices\n"
+    )
+    _queue_results(
+        aws_env,
+        [
+            _result([], []),
+            _result([], []),
+            _result(["team", "reason"], []),
+            _result(["team", "reason"], []),
+        ],
+    )
+    athena, sent = _recording_client()
+
+    result = build_athena(
+        database,
+        "s3://results-bucket/athena/",
+        queries=queries,
+        athena=athena,
+        sleep=lambda _: None,
+    )
+
+    assert result.models == ("m_tagged", "a_team_cost")
+    assert result.checks == ("known_teams", "no_negative_team")
+    assert not any("run_log" in params["QueryString"] for params in sent)

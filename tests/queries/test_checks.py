@@ -19,6 +19,7 @@ def test_checks_pass_on_consistent_line_items(build_models):
         ]
     )
     assert result.checks == (
+        "invoice_reconciles",
         "known_line_item_types",
         "reconciliation",
         "showback_reconciles",
