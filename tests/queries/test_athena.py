@@ -129,7 +129,17 @@ def test_athena_models_come_in_the_duckdb_build_order(tmp_path: Path):
 def test_the_round_trip_compares_rows(analyst_file: duckdb.DuckDBPyConnection):
     # The views of the sample's build: the core ones have rows, so their round trips above
     # compared real results, not two empty sets.
-    for view in ("stg_line_items", "daily_cost", "showback_monthly", "tag_coverage"):
+    for view in (
+        "stg_line_items",
+        "daily_cost",
+        "monthly_cost",
+        "showback_monthly",
+        "tag_coverage",
+        "commitment_utilization_daily",
+        "commitment_coverage_daily",
+        "commitment_savings_monthly",
+        "invoice_reconciliation",
+    ):
         (count,) = analyst_file.execute(f"SELECT count(*) FROM {view}").fetchone()
         assert count > 0, view
 
