@@ -93,7 +93,7 @@ reservation_days AS (
         reservation_periods.account_id,
         reservation_periods.currency,
         reservation_periods.period_commitment_cost
-        / date_diff('day', reservation_periods.first_day, reservation_periods.end_day)
+        / nullif(date_diff('day', reservation_periods.first_day, reservation_periods.end_day), 0)
             AS commitment_cost,
         coalesce(reservation_use.used_commitment_cost, 0) AS used_commitment_cost
     FROM reservation_periods
