@@ -118,14 +118,15 @@ def sidebar() -> None:
             bind="query-params",
             help="The month reviewed; trends show the twelve months up to it.",
         )
+        # The options are the URL's values too (?measure=net), so they stay short words.
         measure = st.radio(
             "Cost measure",
             list(MEASURES),
-            format_func=lambda key: MEASURES[key],
+            horizontal=True,
             key="measure",
             bind="query-params",
-            help="Unblended: as invoiced. Amortized: commitment fees spread over the usage "
-            "they cover. Net amortized: amortized after discounts.",
+            help="amortized: commitment fees spread over the usage they cover; unblended: as "
+            "invoiced; net: amortized after discounts (net amortized).",
         )
         accounts = current.query("accounts", base)["account_id"].tolist()
         account = st.selectbox("Account", [ALL, *accounts], key="account", bind="query-params")

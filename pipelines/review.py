@@ -234,6 +234,8 @@ class Review:
 def month_to_date(review: Review, filters: Filters) -> MonthToDate:
     """Spend so far in ``filters.period``, the forecast to its end, and last month's spend.
 
+    Days without cost count as zero in the rate.
+
     The forecast adds, for each day left, the mean daily cost of the latest 14 days of the
     period (the first day excluded: monthly fees land on it). Its 95 % range treats days as
     independent around that mean, with the mean's own uncertainty:
@@ -246,19 +248,28 @@ def month_to_date(review: Review, filters: Filters) -> MonthToDate:
     year, month = (int(part) for part in filters.period.split("-"))
     days_in_month = _days_in_month(year, month)
 
-    if current.empty:
+    latest = review.query("latest_day", filters)["usage_date"].iloc[0]
+    if pd.isna(latest):
         total_previous = float(previous["cost"].sum())
         return MonthToDate(
             filters.period, None, days_in_month, 0.0, 0.0, 0.0, 0.0, total_previous, 0.0, daily
         )
-    as_of = pd.Timestamp(current["usage_date"].max()).date()
+    # How far the month has got is the data's latest day over all accounts: an account that
+    # spent nothing on the last day has still had its whole month.
+    as_of = pd.Timestamp(latest).date()
     spent = float(current["cost"].sum())
     same_point = float(
         previous[pd.to_datetime(previous["usage_date"]).dt.day <= as_of.day]["cost"].sum()
     )
 
     left = days_in_month - as_of.day
-    recent = current[pd.to_datetime(current["usage_date"]).dt.day > 1]["cost"].tail(14)
+    by_day = (
+        current.assign(day=pd.to_datetime(current["usage_date"]).dt.day)
+        .groupby("day")["cost"]
+        .sum()
+        .reindex(range(2, as_of.day + 1), fill_value=0.0)
+    )
+    recent = by_day.tail(14)
     if left == 0 or recent.empty:
         forecast = low = high = spent
     else:

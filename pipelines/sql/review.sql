@@ -33,6 +33,12 @@ FROM showback
 WHERE dimension IN ('team', 'env') AND currency = $currency
 ORDER BY dimension, value;
 
+-- name: latest_day
+-- The latest day with data in the period (any account): how far the month has got.
+SELECT max(usage_date) AS usage_date
+FROM daily_cost
+WHERE billing_period = $period AND currency = $currency;
+
 -- name: daily_spend
 -- Cost per day of the period reviewed and the one before (daily_cost has no team or env).
 SELECT
