@@ -12,13 +12,18 @@ Notes:
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from pipelines.errors import FinopsError, WarehouseError
 from pipelines.models import DATABASE_FILE
+from pipelines.review import Review
+
+logger = logging.getLogger(__name__)
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 
@@ -63,6 +68,10 @@ def serve(warehouse: Path, *, host: str = "127.0.0.1", port: int = 8501) -> int:
             f"{APP}: the dashboard's files are missing; run from a source checkout "
             "(pip install -e .)"
         )
+    # Each mart is a scan of the line items; do them once here, not on a person's first page.
+    started = time.monotonic()
+    marts = Review(warehouse).warm()
+    logger.info("read %d marts in %.1f s: %s", len(marts), time.monotonic() - started, marts)
     environment = {**os.environ, "FINOPS_WAREHOUSE": str(Path(warehouse).resolve())}
     process = subprocess.Popen(streamlit_command(host, port), env=environment)
     try:

@@ -50,6 +50,17 @@ def mart(warehouse: Path, sql: str) -> list[tuple]:
         return connection.execute(sql).fetchall()
 
 
+@pytest.fixture(scope="session")
+def review_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the review keeps its copies of the marts, away from the shared sample warehouse."""
+    return tmp_path_factory.mktemp("review_cache")
+
+
+@pytest.fixture(autouse=True)
+def _cache_outside_warehouses(monkeypatch: pytest.MonkeyPatch, review_cache: Path) -> None:
+    monkeypatch.setenv("FINOPS_REVIEW_CACHE", str(review_cache))
+
+
 def app(
     warehouse: Path, monkeypatch: pytest.MonkeyPatch, page: str = "overview", **query: str
 ) -> AppTest:
