@@ -19,14 +19,14 @@ _LAYOUT = {
     "font": {"size": 13},
 }
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+_LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.2, "xanchor": "left", "x": 0}
 _UP, _DOWN, _NEUTRAL = "#d62728", "#2ca02c", "#1f77b4"
 
 
 def money_axis(currency: str) -> dict:
-    """Axis settings that print money: '$1.2k' ticks for USD, '1.2k EUR' otherwise."""
-    symbol = _SYMBOLS.get(currency)
-    if symbol:
-        return {"tickprefix": symbol, "tickformat": ",.3~s", "title": {"text": currency}}
+    """Axis settings that print money: '$1.2k' and '-$100' for USD, '1.2k EUR' otherwise."""
+    if currency == "USD":
+        return {"tickformat": "$,.3~s", "title": {"text": currency}}
     return {"ticksuffix": f" {currency}", "tickformat": ",.3~s", "title": {"text": currency}}
 
 
@@ -92,9 +92,9 @@ def cumulative_spend(spend: MonthToDate, currency: str, measure_label: str) -> g
         )
     figure.update_layout(
         title=f"Cumulative {measure_label.lower()} by day of month",
-        xaxis={"title": {"text": "day of month"}, "range": [1, 31], "dtick": 5},
+        xaxis={"title": {"text": "day of month"}, "range": [1, spend.days_in_month], "dtick": 5},
         yaxis=money_axis(currency),
-        **_LAYOUT,
+        **{**_LAYOUT, "legend": _LEGEND_BELOW, "height": 420},
     )
     return figure
 
@@ -172,11 +172,13 @@ def showback_bars(table: pd.DataFrame, currency: str, dimension: str, period: st
 
 
 def lines_by(frame: pd.DataFrame, x: str, y: str, by: str, title: str, axis: dict) -> go.Figure:
-    """One line per value of ``by``."""
+    """One line per value of ``by``; billing periods as categories, days on a date axis."""
     figure = go.Figure()
     for name, rows in frame.groupby(by, sort=False):
         figure.add_trace(go.Scatter(x=rows[x], y=rows[y], name=str(name), mode="lines+markers"))
-    figure.update_layout(title=title, yaxis=axis, xaxis={"type": "category"}, **_LAYOUT)
+    dates = pd.api.types.is_datetime64_any_dtype(frame[x]) or x == "usage_date"
+    xaxis = {"type": "date", "tickformat": "%b %d"} if dates else {"type": "category"}
+    figure.update_layout(title=title, yaxis=axis, xaxis=xaxis, **_LAYOUT)
     return figure
 
 
@@ -243,20 +245,24 @@ def savings_by_kind(totals: pd.DataFrame, currency: str) -> go.Figure:
 
 
 def ratio_bars(frame: pd.DataFrame, x: str, y: str, title: str, color: str | None = None):
-    """Bars of a 0..1 ratio shown in percent."""
+    """Horizontal bars of a 0..1 ratio (``y``) per name (``x``), shown in percent."""
+    rows = frame.iloc[::-1]
     figure = go.Figure(
         go.Bar(
-            x=frame[x],
-            y=frame[y],
+            x=rows[y],
+            y=rows[x],
+            orientation="h",
             marker_color=color or _NEUTRAL,
-            hovertemplate="%{x}: %{y:.1%}<extra></extra>",
+            text=[f"{value:.0%}" if pd.notna(value) else "" for value in rows[y]],
+            textposition="outside",
+            hovertemplate="%{y}: %{x:.1%}<extra></extra>",
         )
     )
     figure.update_layout(
         title=title,
-        yaxis={"tickformat": ".0%", "range": [0, 1.05], "title": {"text": "share"}},
-        xaxis={"automargin": True},
-        **_LAYOUT,
+        xaxis={"tickformat": ".0%", "range": [0, 1.1], "title": {"text": "share"}},
+        yaxis={"automargin": True},
+        **{**_LAYOUT, "height": max(220, 40 * len(rows) + 140)},
     )
     return figure
 

@@ -48,6 +48,8 @@ def streamlit_command(host: str, port: int) -> list[str]:
         "false",
         "--global.developmentMode",
         "false",
+        "--client.toolbarMode",
+        "viewer",
         "--theme.base",
         "light",
     ]

@@ -55,6 +55,9 @@ st.dataframe(
         "impact": common.money_column("impact", currency),
         "impact_pct": st.column_config.NumberColumn("impact %", format="percent"),
         "score": st.column_config.NumberColumn("score", format="%.2f"),
+        "first_day": st.column_config.DateColumn("first day", format="YYYY-MM-DD"),
+        "last_day": st.column_config.DateColumn("last day", format="YYYY-MM-DD"),
+        "dimension_value": st.column_config.TextColumn("value"),
     },
 )
 
@@ -69,14 +72,17 @@ anomaly = anomalies.set_index("anomaly_id").loc[chosen]
 left, right = st.columns([3, 2])
 try:
     days = common.query("anomaly_days", filters, anomaly_id=chosen)
-    left.plotly_chart(
-        charts.anomaly_days(
-            days,
-            currency,
-            f"{anomaly['dimension']} {anomaly['dimension_value']}: expected against actual",
-        ),
-        key="anomaly_days",
-    )
+    if days.empty:
+        left.info("anomaly_days has no daily series for this anomaly.")
+    else:
+        left.plotly_chart(
+            charts.anomaly_days(
+                days,
+                currency,
+                f"{anomaly['dimension']} {anomaly['dimension_value']}: expected against actual",
+            ),
+            key="anomaly_days",
+        )
 except MartMissing as error:
     left.info(str(error))
 
@@ -97,9 +103,7 @@ right.dataframe(
     root_cause(anomaly),
     hide_index=True,
     column_config={
-        "share": st.column_config.ProgressColumn(
-            "share", format="percent", min_value=0, max_value=1
-        ),
+        "share": st.column_config.NumberColumn("share", format="percent"),
         "impact": common.money_column("impact", currency),
     },
 )

@@ -27,7 +27,8 @@ try:
             f"{row.commitment_type.replace('_', ' ').capitalize()} utilization",
             percent(row.utilization),
             delta=f"{money(row.unused_commitment_cost, currency)} unused",
-            delta_color="inverse",
+            delta_color="off",
+            delta_arrow="off",
             border=True,
         )
     days = common.query("commitment_utilization_days", filters)

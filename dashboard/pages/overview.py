@@ -22,20 +22,19 @@ month, forecast, last_month, anomalies_box, savings_box = st.columns(5)
 month.metric(
     "Month to date" if not spend.complete else "Month total",
     money(spend.month_to_date, currency),
-    delta=f"{money(spend.month_to_date - spend.previous_same_point, currency)} vs same day "
-    "last month",
+    delta=money(spend.month_to_date - spend.previous_same_point, currency),
     delta_color="inverse",
-    help=f"Through {spend.as_of}; last month to the same day: "
-    f"{money(spend.previous_same_point, currency)}.",
+    help=f"Through {spend.as_of}; the change is against last month to the same day.",
     border=True,
 )
+month.caption(f"same day last month: {money(spend.previous_same_point, currency)}")
 forecast.metric(
     "Forecast to month end",
     money(spend.forecast, currency),
-    delta=f"{money(spend.forecast - spend.previous_total, currency)} vs last month",
+    delta=money(spend.forecast - spend.previous_total, currency),
     delta_color="inverse",
-    help="Range (95 %): "
-    f"{money(spend.forecast_low, currency)} – {money(spend.forecast_high, currency)}.",
+    help="The change is against last month's total. Range: 95 %, from the spread of the "
+    "latest 14 days.",
     border=True,
 )
 forecast.caption(
@@ -52,19 +51,20 @@ try:
     anomalies_box.metric(
         "Anomalies this month",
         f"{len(anomalies)}",
-        delta=f"{money(anomalies['impact'].sum(), currency)} impact" if len(anomalies) else None,
+        help="Anomalies whose days overlap the period; the change is their total impact.",
+        delta=money(anomalies["impact"].sum(), currency) if len(anomalies) else None,
         delta_color="inverse",
         border=True,
     )
 except MartMissing as error:
     anomalies_box.metric("Anomalies this month", "–", border=True)
-    anomalies_box.caption(str(error))
+    anomalies_box.caption(f"not built yet: run `{error.command}`")
 
 try:
     recommendations = common.query("recommendation_list", filters)
     total = savings_totals(recommendations).iloc[-1]
     savings_box.metric(
-        "Open savings per month",
+        "Open savings / month",
         money(total["estimated_monthly_saving"] if len(recommendations) else 0.0, currency),
         help=f"{len(recommendations)} recommendations; range "
         f"{money(total['saving_low'], currency)} – {money(total['saving_high'], currency)}.",
@@ -76,8 +76,8 @@ try:
             f"{money(total['saving_high'], currency)}"
         )
 except MartMissing as error:
-    savings_box.metric("Open savings per month", "–", border=True)
-    savings_box.caption(str(error))
+    savings_box.metric("Open savings / month", "–", border=True)
+    savings_box.caption(f"not built yet: run `{error.command}`")
 
 # Where it is heading and where it came from.
 left, right = st.columns(2)

@@ -38,6 +38,7 @@ second.metric(
     money(untagged, currency),
     delta=f"{percent(untagged / total if total else None)} of the total",
     delta_color="off",
+    delta_arrow="off",
     border=True,
 )
 third.metric("Shared costs allocated", money(shared, currency), border=True)

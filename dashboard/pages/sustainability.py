@@ -61,6 +61,7 @@ try:
         percent(arm / instances if instances else None),
         delta=f"{money(arm, currency)} of {money(instances, currency)}",
         delta_color="off",
+        delta_arrow="off",
         border=True,
     )
     if not graviton.empty:

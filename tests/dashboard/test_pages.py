@@ -170,7 +170,7 @@ def test_overview_forecasts_the_month_from_the_daily_rate(hand_set: Path, monkey
     assert shown["Last month (2026-05)"] == "$410.00"
     # Anomalies overlapping June: the S3 spike (7) and the account trend (20), not May's.
     assert shown["Anomalies this month"] == "2"
-    assert shown["Open savings per month"] == "$92.00"
+    assert shown["Open savings / month"] == "$92.00"
 
 
 def test_overview_month_to_date_compares_with_the_same_day_last_month(
@@ -179,7 +179,8 @@ def test_overview_month_to_date_compares_with_the_same_day_last_month(
     test = app(hand_set, monkeypatch)
     month = next(metric for metric in test.metric if metric.label == "Month to date")
 
-    assert month.delta == "$50.00 vs same day last month"  # 250 against 200
+    assert month.delta == "$50.00"  # 250 against 200
+    assert "same day last month: $200.00" in [caption.value for caption in test.caption]
 
 
 def test_overview_service_movers_compare_the_same_days(hand_set: Path, monkeypatch) -> None:
