@@ -209,7 +209,7 @@ def anomaly_days(days: pd.DataFrame, currency: str, title: str) -> go.Figure:
     )
     figure.update_layout(
         title=title,
-        xaxis={"title": {"text": "day"}},
+        xaxis={"title": {"text": "day"}, "tickformat": "%b %d", "dtick": 86_400_000},
         yaxis=money_axis(currency),
         **_LAYOUT,
     )

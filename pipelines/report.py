@@ -348,7 +348,10 @@ def _anomalies(builder: _Builder, review: Review, filters: Filters) -> None:
         builder.add(f"<h3>{_e(title)}</h3>")
         try:
             days = review.query("anomaly_days", filters, anomaly_id=anomaly["anomaly_id"])
-            builder.chart(charts.anomaly_days(days, currency, title))
+            if days.empty:
+                builder.add("<p>anomaly_days has no daily series for this anomaly.</p>")
+            else:
+                builder.chart(charts.anomaly_days(days, currency, title))
         except MartMissing as error:
             builder.add(f'<p class="missing">{_e(str(error))}.</p>')
         causes = root_cause(anomaly)

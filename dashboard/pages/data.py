@@ -26,6 +26,8 @@ else:
         freshness,
         hide_index=True,
         column_config={
+            "first_day": st.column_config.DateColumn("first day", format="YYYY-MM-DD"),
+            "last_day": st.column_config.DateColumn("last day", format="YYYY-MM-DD"),
             "unblended_cost": st.column_config.NumberColumn("unblended", format="localized"),
             "line_items": st.column_config.NumberColumn("line items", format="localized"),
         },
