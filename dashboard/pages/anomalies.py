@@ -69,7 +69,7 @@ labels = {
 chosen = st.selectbox("Anomaly", list(labels), format_func=labels.get, key="anomaly")
 anomaly = anomalies.set_index("anomaly_id").loc[chosen]
 
-left, right = st.columns([3, 2])
+left, right = st.columns([5, 4])
 try:
     days = common.query("anomaly_days", filters, anomaly_id=chosen)
     if days.empty:

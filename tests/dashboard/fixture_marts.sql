@@ -96,6 +96,9 @@ INSERT INTO anomaly_days VALUES
     ('a-s3', '2026-06-01', 2.0, 2.1), ('a-s3', '2026-06-02', 2.0, 1.9),
     ('a-s3', '2026-06-03', 2.0, 5.5), ('a-s3', '2026-06-04', 2.0, 5.5),
     ('a-s3', '2026-06-05', 2.0, 2.0);
+INSERT INTO anomaly_days
+SELECT 'a-acct', (DATE '2026-06-01' + INTERVAL (i) DAY)::DATE, 10.0 + i / 10, 10.0 + i / 2
+FROM range(10) t(i);
 
 -- Savings: 92 per month in all (62 to 122); team payments 22 (17 to 27).
 CREATE TABLE recommendations (
