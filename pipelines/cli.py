@@ -610,6 +610,64 @@ def _result_cell(value: object) -> str:
     return escape(str(value))
 
 
+@app.command("dashboard")
+def dashboard_command(
+    warehouse: ExistingWarehouseOption = Path("warehouse"),
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8501,
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host",
+            help="Address to bind; 127.0.0.1 (default) keeps the app on this machine. The app "
+            "has no login: bind another address only behind something that has one.",
+        ),
+    ] = "127.0.0.1",
+) -> None:
+    """Serve the monthly-review dashboard (Streamlit) on the warehouse's marts.
+
+    Reads DIR/finops.duckdb read-only; run `finops build` first. Open http://HOST:PORT in a browser; filters are kept in the link.
+    """  # noqa: E501 - typer re-wraps help text; a hard break would show mid-sentence
+    from pipelines.dashboard import serve
+
+    with _failures_exit():
+        raise typer.Exit(serve(warehouse, host=host, port=port))
+
+
+@app.command("report")
+def report_command(
+    month: Annotated[
+        str, typer.Option("--month", "-m", help="The billing period reviewed, YYYY-MM.")
+    ],
+    warehouse: ExistingWarehouseOption = Path("warehouse"),
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="The HTML file; default review-YYYY-MM.html."),
+    ] = None,
+    measure: Annotated[
+        str, typer.Option("--measure", help="amortized, unblended or net (net amortized).")
+    ] = "amortized",
+    currency: Annotated[
+        str | None, typer.Option("--currency", help="Default: the largest currency.")
+    ] = None,
+) -> None:
+    """Write the monthly review of one billing period as one self-contained HTML file.
+
+    Overview, showback, anomalies, savings and sustainability, with charts; it opens without a network, for mailing. Sections whose marts are missing say which command makes them.
+    """  # noqa: E501 - typer re-wraps help text; a hard break would show mid-sentence
+    from pipelines.report import PERIOD, write_report
+    from pipelines.review import MEASURES
+
+    if not PERIOD.match(month):
+        raise typer.BadParameter(f"{month!r} is not YYYY-MM", param_hint="--month")
+    if measure not in MEASURES:
+        raise typer.BadParameter(
+            f"{measure!r} is not one of {', '.join(MEASURES)}", param_hint="--measure"
+        )
+    with _failures_exit():
+        path = write_report(warehouse, month, output, measure=measure, currency=currency)
+    console.print(f"Wrote {path} ({path.stat().st_size / 1e6:.1f} MB)", highlight=False)
+
+
 def main() -> None:
     app()
 

@@ -26,6 +26,7 @@ SHIPPED_MODELS = (
     "commitment_utilization_daily",
     "commitments_expiring",
     "daily_cost",
+    "instance_architecture_monthly",
     "invoice_reconciliation",
     "monthly_cost",
     "showback_monthly",
