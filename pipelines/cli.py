@@ -665,7 +665,9 @@ def report_command(
         )
     with _failures_exit():
         path = write_report(warehouse, month, output, measure=measure, currency=currency)
-    console.print(f"Wrote {path} ({path.stat().st_size / 1e6:.1f} MB)", highlight=False)
+    console.print(
+        f"Wrote {path} ({path.stat().st_size / 1e6:.1f} MB)", highlight=False, soft_wrap=True
+    )
 
 
 def main() -> None:

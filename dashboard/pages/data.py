@@ -8,7 +8,7 @@ import streamlit as st
 
 from pipelines.errors import FinopsError
 from pipelines.query import check_warehouse
-from pipelines.review import MartMissing, money, run_log
+from pipelines.review import MartMissing, run_log
 
 filters = common.filters()
 review = common.review()
@@ -52,36 +52,8 @@ try:
     else:
         st.error(f"{len(off)} invoices differ from the run log.")
     st.dataframe(invoices, hide_index=True)
-except MartMissing:
-    # Until invoice_reconciliation is built, compare what each period's latest ingest read with
-    # what the marts hold now.
-    if not runs.empty and not freshness.empty:
-        latest_runs = (
-            runs[runs["outcome"] == "ingested"]
-            .sort_values("finished_at")
-            .groupby("billing_period", as_index=False)
-            .last()[["billing_period", "unblended_cost"]]
-            .rename(columns={"unblended_cost": "read_by_ingest"})
-        )
-        marts = freshness.groupby("billing_period", as_index=False)["unblended_cost"].sum()
-        both = latest_runs.merge(marts, on="billing_period", how="outer").rename(
-            columns={"unblended_cost": "in_daily_cost"}
-        )
-        both["difference"] = both["in_daily_cost"] - both["read_by_ingest"]
-        st.caption(
-            "Unblended cost per period: read by the latest ingest against daily_cost now "
-            "(invoice_reconciliation, per invoice, comes with the cost models)."
-        )
-        st.dataframe(both.sort_values("billing_period", ascending=False), hide_index=True)
-        off = both[both["difference"].abs() > 0.005]
-        if off.empty:
-            st.success("Every period's marts hold what its ingest read.")
-        else:
-            worst = off.iloc[0]
-            st.error(
-                f"{len(off)} periods differ, e.g. {worst['billing_period']}: "
-                f"{money(worst['difference'], None)}."
-            )
+except MartMissing as missing:
+    st.info(str(missing))
 
 st.subheader("Data checks")
 st.caption("The checks of queries/checks scan the line items, so they run when asked.")

@@ -103,7 +103,7 @@ def test_data_page_shows_the_run_log_and_freshness(sample: Path, monkeypatch) ->
     assert sorted(freshness["billing_period"]) == ["2026-08", "2026-09", "2026-10"]
     assert sorted(runs["billing_period"]) == ["2026-08", "2026-09", "2026-10"]
     assert set(runs["outcome"]) == {"ingested"}
-    assert "Every period's marts hold what its ingest read" in " ".join(
+    assert "Every invoice's line items add up to the run log's figure." in " ".join(
         s.value for s in test.success
     )
 
@@ -113,7 +113,7 @@ def test_data_page_shows_the_run_log_and_freshness(sample: Path, monkeypatch) ->
     [
         ("anomalies", "finops anomalies"),
         ("savings", "finops recommend"),
-        ("commitments", "finops build"),
+        ("commitments", "finops recommend"),
         ("sustainability", "finops recommend"),
     ],
 )
