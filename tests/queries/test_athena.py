@@ -132,7 +132,7 @@ def test_athena_models_come_in_the_duckdb_build_order(tmp_path: Path):
 def test_the_round_trip_compares_rows(analyst_file: duckdb.DuckDBPyConnection):
     # The views of the sample's build: the core ones have rows, so their round trips above
     # compared real results, not two empty sets.
-    for view in ("stg_line_items", "daily_cost", "showback_monthly", "tag_coverage"):
+    for view in ("stg_line_items", "daily_cost", "showback_monthly", "tag_coverage", "focus"):
         (count,) = analyst_file.execute(f"SELECT count(*) FROM {view}").fetchone()
         assert count > 0, view
 
