@@ -52,6 +52,10 @@
 -- global services. Tags are the resource tags as the export names them (user:Team), a map.
 -- Lines that came from a FOCUS export (ingest keeps its columns in product['focus_*']) keep
 -- their own ChargeCategory, EffectiveCost, ContractedCost and the other FOCUS columns.
+-- Not yet here (no CUR column carries them without a lookup): BillingAccountType,
+-- SubAccountType, ServiceSubcategory, CommitmentDiscountQuantity/Unit, CapacityReservationId/
+-- Status, PricingCurrency and its prices, SkuMeter, SkuPriceDetails. Tags keep the export's
+-- key spelling (user:Team), not FOCUS's user-tag prefix rules.
 WITH charges AS (
     SELECT
         stg_line_items.*,

@@ -14,12 +14,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.config import Config, queries_folder
+from pipelines.config import CONFIGURED_SEEDS, Config, queries_folder
 from pipelines.contract import LINE_ITEMS_SCHEMA
 from pipelines.errors import ModelError, WarehouseError
 from pipelines.models import DATABASE_FILE, build, find_models, order_models
 
-SHIPPED_MODELS = ("stg_line_items", "daily_cost", "showback_monthly", "tag_coverage")
+# In build order: staging, then the models that read it by name, then what reads those.
+SHIPPED_MODELS = (
+    "stg_line_items",
+    "daily_cost",
+    "focus",
+    "showback_attribution",
+    "tag_coverage",
+    "showback_monthly",
+)
 
 
 def write_period(warehouse: Path, period: str, rows: list[dict]) -> None:
@@ -103,7 +111,7 @@ def test_models_are_views_an_analyst_sees_in_one_file(warehouse: Path):
         }
         (total,) = connection.execute("SELECT sum(amortized_cost) FROM daily_cost").fetchone()
     assert views == {"line_items", *SHIPPED_MODELS}
-    assert tables == {"tag_key_aliases", "tag_value_aliases"}
+    assert tables == {*CONFIGURED_SEEDS, "focus_service_categories"}
     assert total == 4.0
 
 
@@ -154,7 +162,7 @@ def test_other_seed_csv_files_become_tables(warehouse: Path, tmp_path: Path):
     )
     result = build(warehouse, queries=queries)
     assert result.row_counts == {"named": 1}
-    assert set(result.seeds) == {"region_names", "tag_key_aliases", "tag_value_aliases"}
+    assert set(result.seeds) == {"region_names", *CONFIGURED_SEEDS}
 
 
 def test_seed_csv_under_a_folder_with_glob_characters_reads_only_itself(
@@ -267,7 +275,7 @@ def test_check_without_reason_column_is_a_model_error(warehouse: Path, tmp_path:
 def test_progress_reports_each_model_and_check(warehouse: Path):
     seen = []
     build(warehouse, progress=lambda name, position, total: seen.append((name, position, total)))
-    assert [name for name, _, _ in seen][:4] == list(SHIPPED_MODELS)
+    assert [name for name, _, _ in seen][: len(SHIPPED_MODELS)] == list(SHIPPED_MODELS)
     assert [position for _, position, _ in seen] == list(range(1, len(seen) + 1))
     assert {total for _, _, total in seen} == {len(seen)}
 
