@@ -36,6 +36,7 @@ import sqlglot
 from sqlglot import ErrorLevel, exp
 from sqlglot.errors import SqlglotError
 
+from pipelines import config
 from pipelines.errors import ModelError
 from pipelines.models import (
     RUN_LOG_SOURCES,
@@ -50,7 +51,7 @@ READ_DIALECT = "duckdb"
 WRITE_DIALECT = "athena"
 
 # The configured seeds exist whether or not a CSV file stands for them (pipelines.models).
-CONFIGURED_SEEDS = ("tag_key_aliases", "tag_value_aliases")
+CONFIGURED_SEEDS = tuple(config.CONFIGURED_SEEDS)
 
 # Trino's functions by name, from Trino's documentation ("List of functions and operators"),
 # without the geospatial, machine-learning and sketch families that the models do not use, plus

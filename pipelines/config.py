@@ -12,6 +12,17 @@ documents every option::
     [tags.cost_center]                        # a new dimension
     keys = ["cost_center", "costcentre"]
 
+    [business_units]                          # account -> business unit (showback dimension)
+    "111111111111" = "retail"
+
+    [shared_costs]                            # spend split across the values of each dimension
+    method = "proportional"                   # proportional | even | weights
+    [shared_costs.rules.support]
+    product_codes = ["AWSSupportBusiness", "AWSSupportEnterprise"]
+    [shared_costs.dimensions.team]
+    method = "weights"
+    weights = { payments = 0.6, search = 0.4 }
+
 Notes:
     Tag keys are compared folded (:func:`fold_tag_key`): lower case, a leading ``user:`` or
     ``user_`` removed, and ``:``, ``_``, ``-`` and spaces removed, so ``user:Team`` (legacy
@@ -42,13 +53,47 @@ DEFAULT_CONFIG_FILE = Path("finops.toml")
 
 KEY_ALIAS_SEED = "tag_key_aliases"
 VALUE_ALIAS_SEED = "tag_value_aliases"
+BUSINESS_UNIT_SEED = "account_business_units"
+SHARED_RULE_SEED = "shared_cost_rules"
+SHARED_SPLIT_SEED = "shared_cost_splits"
+SHARED_WEIGHT_SEED = "shared_cost_weights"
+
+#: The tables the build writes from the configuration (not from a CSV file): name -> columns.
+CONFIGURED_SEEDS: dict[str, tuple[tuple[str, str], ...]] = {
+    KEY_ALIAS_SEED: (("dimension", "VARCHAR"), ("alias", "VARCHAR"), ("priority", "INTEGER")),
+    VALUE_ALIAS_SEED: (("dimension", "VARCHAR"), ("value", "VARCHAR"), ("canonical", "VARCHAR")),
+    BUSINESS_UNIT_SEED: (("account_id", "VARCHAR"), ("business_unit", "VARCHAR")),
+    SHARED_RULE_SEED: (("rule", "VARCHAR"), ("criterion", "VARCHAR"), ("pattern", "VARCHAR")),
+    SHARED_SPLIT_SEED: (("dimension", "VARCHAR"), ("method", "VARCHAR")),
+    SHARED_WEIGHT_SEED: (("dimension", "VARCHAR"), ("value", "VARCHAR"), ("weight", "DOUBLE")),
+}
+
+#: The showback dimension that the account -> business unit map gives.
+BUSINESS_UNIT_DIMENSION = "business_unit"
+#: How a shared cost is split across the values of a dimension.
+SHARED_COST_METHODS = ("proportional", "even", "weights")
+#: AWS Support plans' product codes (line_item_product_code), for a rule's ``product_codes``.
+AWS_SUPPORT_PRODUCT_CODES = (
+    "AWSDeveloperSupport",
+    "AWSSupportBusiness",
+    "AWSSupportEnterprise",
+    "AWSSupportEnterpriseOnRamp",
+    "OCBPremiumSupport",
+)
 
 _DIMENSION_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _USER_PREFIX = re.compile(r"^user[:_]")
 _KEY_SEPARATORS = re.compile(r"[-:_ ]")
 
-_TOP_LEVEL_KEYS = ("tags",)
+_TOP_LEVEL_KEYS = ("tags", "business_units", "shared_costs")
 _DIMENSION_KEYS = ("keys", "values")
+_SHARED_COST_KEYS = ("method", "rules", "dimensions")
+_RULE_KEYS = ("product_codes", "usage_types", "untagged_accounts", "aws_support")
+_SPLIT_KEYS = ("method", "weights")
+_ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
+_RULE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+# Weights are fractions written by hand (0.6, 0.3, 0.1); their sum is 1 within this.
+_WEIGHT_TOLERANCE = 1e-9
 
 
 def fold_tag_key(key: str) -> str:
@@ -77,18 +122,99 @@ class TagDimension:
 
 
 @dataclass(frozen=True)
+class SharedCostRule:
+    """Spend that belongs to everyone: a line is shared when it meets any of the criteria.
+
+    Args:
+        name: the rule's name in ``finops.toml`` (``[shared_costs.rules.<name>]``).
+        product_codes: ``line_item_product_code`` values (``AWSSupportBusiness``).
+        usage_types: ``line_item_usage_type`` patterns, ``*`` any text and ``?`` one character
+            (``*NatGateway-Hours``).
+        untagged_accounts: accounts whose spend without a value in the dimension is shared.
+    """
+
+    name: str
+    product_codes: tuple[str, ...] = ()
+    usage_types: tuple[str, ...] = ()
+    untagged_accounts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SharedCostSplit:
+    """How the shared spend is split across the values of one showback dimension.
+
+    Args:
+        dimension: the showback dimension (``team``, ``business_unit``).
+        method: ``proportional`` to each value's direct amortized cost, ``even``, or fixed
+            ``weights``.
+        weights: value -> fraction, summing to 1; only for ``weights``.
+    """
+
+    dimension: str
+    method: str = "proportional"
+    weights: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything the stages read from ``finops.toml``.
 
     Args:
         tag_dimensions: the logical tags, in the order they were defined.
         source: the file the settings came from; ``None`` for the shipped defaults.
+        business_units: account id -> business unit; when given, showback has the dimension
+            ``business_unit``.
+        shared_cost_rules: which spend is shared; none by default.
+        shared_cost_method: the split method of the dimensions without their own.
+        shared_cost_splits: per-dimension methods (and weights).
     """
 
     tag_dimensions: tuple[TagDimension, ...] = field(
         default_factory=lambda: default_tag_dimensions()
     )
     source: Path | None = None
+    business_units: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    shared_cost_rules: tuple[SharedCostRule, ...] = ()
+    shared_cost_method: str = "proportional"
+    shared_cost_splits: tuple[SharedCostSplit, ...] = ()
+
+    def showback_dimensions(self) -> tuple[str, ...]:
+        """The dimensions showback splits spend by: the tag dimensions, then business_unit."""
+        names = tuple(dimension.name for dimension in self.tag_dimensions)
+        return (*names, BUSINESS_UNIT_DIMENSION) if self.business_units else names
+
+    def split(self, dimension: str) -> SharedCostSplit:
+        """How shared spend is split across the values of ``dimension``."""
+        for split in self.shared_cost_splits:
+            if split.dimension == dimension:
+                return split
+        return SharedCostSplit(dimension, self.shared_cost_method)
+
+    def seed_rows(self) -> dict[str, list[tuple[Any, ...]]]:
+        """The rows of every configured seed table (``CONFIGURED_SEEDS``), by table name."""
+        rule_rows = [
+            (rule.name, criterion, pattern)
+            for rule in self.shared_cost_rules
+            for criterion, patterns in (
+                ("product_code", rule.product_codes),
+                ("usage_type", tuple(_like_pattern(glob) for glob in rule.usage_types)),
+                ("untagged_account", rule.untagged_accounts),
+            )
+            for pattern in patterns
+        ]
+        splits = [self.split(name) for name in self.showback_dimensions()]
+        return {
+            KEY_ALIAS_SEED: self.tag_key_alias_rows(),
+            VALUE_ALIAS_SEED: self.tag_value_alias_rows(),
+            BUSINESS_UNIT_SEED: sorted(self.business_units.items()),
+            SHARED_RULE_SEED: rule_rows,
+            SHARED_SPLIT_SEED: [(split.dimension, split.method) for split in splits],
+            SHARED_WEIGHT_SEED: [
+                (split.dimension, value, weight)
+                for split in splits
+                for value, weight in sorted(split.weights.items())
+            ],
+        }
 
     def dimension(self, name: str) -> TagDimension:
         """The tag dimension called ``name``; ``KeyError`` when there is none."""
@@ -180,7 +306,173 @@ def _merge(document: dict[str, Any], path: Path) -> Config:
     dimensions = {dimension.name: dimension for dimension in default_tag_dimensions()}
     for name, options in tags.items():
         dimensions[name] = _merge_dimension(name, options, dimensions.get(name), path)
-    return Config(tag_dimensions=tuple(dimensions.values()), source=path)
+    business_units = _business_units(document.get("business_units", {}), path)
+    if business_units and BUSINESS_UNIT_DIMENSION in dimensions:
+        raise ConfigError(
+            f"{path}: tags.{BUSINESS_UNIT_DIMENSION}: the dimension {BUSINESS_UNIT_DIMENSION!r} "
+            "comes from [business_units]; name the tag dimension otherwise"
+        )
+    config = Config(
+        tag_dimensions=tuple(dimensions.values()),
+        source=path,
+        business_units=MappingProxyType(business_units),
+    )
+    return _merge_shared_costs(config, document.get("shared_costs", {}), path)
+
+
+def _business_units(table: Any, path: Path) -> dict[str, str]:
+    if not isinstance(table, dict):
+        raise ConfigError(
+            f'{path}: business_units: expected a table of "account id" = "business unit"'
+        )
+    units = {}
+    for account, unit in table.items():
+        where = f"business_units.{account}"
+        if not _ACCOUNT_ID.match(account):
+            raise ConfigError(f"{path}: {where}: bad account id (expected 12 digits, quoted)")
+        if not isinstance(unit, str) or not unit.strip():
+            raise ConfigError(
+                f"{path}: {where}: bad business unit {unit!r} (expected a non-empty string)"
+            )
+        units[account] = unit.strip()
+    return units
+
+
+def _merge_shared_costs(config: Config, table: Any, path: Path) -> Config:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: shared_costs: expected a table ([shared_costs])")
+    _reject_unknown(table, _SHARED_COST_KEYS, path, prefix="shared_costs.")
+    method = _method(table.get("method", "proportional"), path, "shared_costs.method")
+    if method == "weights":
+        raise ConfigError(
+            f"{path}: shared_costs.method: 'weights' needs weights per dimension; set it in "
+            "[shared_costs.dimensions.<dimension>] with its weights"
+        )
+
+    rules = table.get("rules", {})
+    if not isinstance(rules, dict):
+        raise ConfigError(f"{path}: shared_costs.rules: expected a table of rules")
+    parsed_rules = tuple(_rule(name, options, path) for name, options in rules.items())
+
+    splits_table = table.get("dimensions", {})
+    if not isinstance(splits_table, dict):
+        raise ConfigError(f"{path}: shared_costs.dimensions: expected a table of dimensions")
+    known = config.showback_dimensions()
+    splits = []
+    for dimension, options in splits_table.items():
+        where = f"shared_costs.dimensions.{dimension}"
+        if dimension not in known:
+            close = difflib.get_close_matches(dimension, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"{path}: {where}: unknown dimension (expected one of {', '.join(known)}){hint}"
+            )
+        splits.append(_split(config, dimension, options, method, path, where))
+
+    return Config(
+        tag_dimensions=config.tag_dimensions,
+        source=config.source,
+        business_units=config.business_units,
+        shared_cost_rules=parsed_rules,
+        shared_cost_method=method,
+        shared_cost_splits=tuple(splits),
+    )
+
+
+def _method(method: Any, path: Path, where: str) -> str:
+    if method not in SHARED_COST_METHODS:
+        close = difflib.get_close_matches(str(method), SHARED_COST_METHODS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"{path}: {where}: unknown method {method!r} "
+            f"(expected one of {', '.join(SHARED_COST_METHODS)}){hint}"
+        )
+    return method
+
+
+def _rule(name: str, options: Any, path: Path) -> SharedCostRule:
+    where = f"shared_costs.rules.{name}"
+    if not _RULE_NAME.match(name):
+        raise ConfigError(f"{path}: {where}: bad rule name (expected letters, digits, _ and -)")
+    if not isinstance(options, dict):
+        raise ConfigError(f"{path}: {where}: expected a table of criteria")
+    _reject_unknown(options, _RULE_KEYS, path, prefix=f"{where}.")
+    support = options.get("aws_support", False)
+    if not isinstance(support, bool):
+        raise ConfigError(f"{path}: {where}.aws_support: expected true or false")
+
+    product_codes = _strings(options.get("product_codes", []), path, f"{where}.product_codes")
+    if support:
+        product_codes = tuple(dict.fromkeys((*AWS_SUPPORT_PRODUCT_CODES, *product_codes)))
+    usage_types = _strings(options.get("usage_types", []), path, f"{where}.usage_types")
+    accounts = _strings(options.get("untagged_accounts", []), path, f"{where}.untagged_accounts")
+    for account in accounts:
+        if not _ACCOUNT_ID.match(account):
+            raise ConfigError(
+                f"{path}: {where}.untagged_accounts: bad account id {account!r} "
+                "(expected 12 digits, quoted)"
+            )
+    if not (product_codes or usage_types or accounts):
+        raise ConfigError(
+            f"{path}: {where}: no criteria (expected aws_support, product_codes, usage_types "
+            "or untagged_accounts)"
+        )
+    return SharedCostRule(name, product_codes, usage_types, accounts)
+
+
+def _strings(values: Any, path: Path, where: str) -> tuple[str, ...]:
+    if not isinstance(values, list) or not all(
+        isinstance(value, str) and value.strip() for value in values
+    ):
+        raise ConfigError(f"{path}: {where}: expected a list of non-empty strings")
+    return tuple(dict.fromkeys(value.strip() for value in values))
+
+
+def _split(
+    config: Config, dimension: str, options: Any, default: str, path: Path, where: str
+) -> SharedCostSplit:
+    if not isinstance(options, dict):
+        raise ConfigError(f"{path}: {where}: expected a table with method and weights")
+    _reject_unknown(options, _SPLIT_KEYS, path, prefix=f"{where}.")
+    method = _method(options.get("method", default), path, f"{where}.method")
+    weights = options.get("weights")
+    if method != "weights":
+        if weights is not None:
+            raise ConfigError(
+                f'{path}: {where}.weights: only used with method = "weights" (method is {method!r})'
+            )
+        return SharedCostSplit(dimension, method)
+
+    if not isinstance(weights, dict) or not weights:
+        raise ConfigError(f'{path}: {where}.weights: missing (method "weights" needs them)')
+    parsed: dict[str, float] = {}
+    for value, weight in weights.items():
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
+            raise ConfigError(
+                f"{path}: {where}.weights.{value}: bad weight {weight!r} "
+                "(expected a number from 0 to 1)"
+            )
+        canonical = _dimension_value(config, dimension, value)
+        parsed[canonical] = parsed.get(canonical, 0.0) + float(weight)
+    total = sum(parsed.values())
+    if abs(total - 1) > _WEIGHT_TOLERANCE:
+        raise ConfigError(f"{path}: {where}.weights: add up to {total:g} (expected 1)")
+    return SharedCostSplit(dimension, method, MappingProxyType(parsed))
+
+
+def _dimension_value(config: Config, dimension: str, value: str) -> str:
+    # Tag values are compared normalised and through their aliases, as staging reports them;
+    # business units as the [business_units] table writes them.
+    if dimension == BUSINESS_UNIT_DIMENSION:
+        return value.strip()
+    normalised = normalise_tag_value(value)
+    return config.dimension(dimension).value_aliases.get(normalised, normalised)
+
+
+def _like_pattern(glob: str) -> str:
+    """A usage type pattern (``*`` any text, ``?`` one character) as SQL LIKE with ESCAPE '\\'."""
+    escaped = glob.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%").replace("?", "_")
 
 
 def _merge_dimension(

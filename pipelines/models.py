@@ -56,7 +56,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from pipelines.config import KEY_ALIAS_SEED, VALUE_ALIAS_SEED, Config, queries_folder
+from pipelines.config import CONFIGURED_SEEDS, Config, queries_folder
 from pipelines.contract import LINE_ITEMS_SCHEMA
 from pipelines.errors import ModelError, WarehouseError
 from pipelines.warehouse import INVOICES_SCHEMA, RUNS_SCHEMA, Warehouse, check_path
@@ -81,8 +81,8 @@ Progress = Callable[[str, int, int], None]
 
 _MODEL_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 _CONFIGURED_SEEDS = {
-    KEY_ALIAS_SEED: ("dimension VARCHAR", "alias VARCHAR", "priority INTEGER"),
-    VALUE_ALIAS_SEED: ("dimension VARCHAR", "value VARCHAR", "canonical VARCHAR"),
+    name: tuple(f"{column} {kind}" for column, kind in columns)
+    for name, columns in CONFIGURED_SEEDS.items()
 }
 
 
@@ -470,10 +470,7 @@ def _arrow_sql_type(arrow_type: pa.DataType) -> str:
 def _create_seeds(
     connection: duckdb.DuckDBPyConnection, seed_files: Mapping[str, Path], config: Config
 ) -> None:
-    rows = {
-        KEY_ALIAS_SEED: config.tag_key_alias_rows(),
-        VALUE_ALIAS_SEED: config.tag_value_alias_rows(),
-    }
+    rows = config.seed_rows()
     for name, columns in _CONFIGURED_SEEDS.items():
         with _as_model_error(str(seed_files.get(name, name))):
             connection.execute(f"CREATE TABLE {name} ({', '.join(columns)})")

@@ -46,7 +46,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipelines.config import KEY_ALIAS_SEED, VALUE_ALIAS_SEED, Config, queries_folder
+from pipelines.config import CONFIGURED_SEEDS, Config, queries_folder
 from pipelines.contract import LINE_ITEMS_SCHEMA
 from pipelines.errors import ConfigError, WarehouseError
 from pipelines.models import SOURCE, find_seeds
@@ -66,13 +66,10 @@ _PARQUET_STORAGE = {
 }
 _PERIOD_FOLDER = re.compile(r"^billing_period=(\d{4}-\d{2})/$")
 _DATABASE_NAME = re.compile(r"^[a-z0-9_]{1,255}$")
+_ARROW_TYPES = {"VARCHAR": pa.string(), "INTEGER": pa.int32(), "DOUBLE": pa.float64()}
 _CONFIGURED_SEED_SCHEMAS = {
-    KEY_ALIAS_SEED: pa.schema(
-        [("dimension", pa.string()), ("alias", pa.string()), ("priority", pa.int32())]
-    ),
-    VALUE_ALIAS_SEED: pa.schema(
-        [("dimension", pa.string()), ("value", pa.string()), ("canonical", pa.string())]
-    ),
+    name: pa.schema([(column, _ARROW_TYPES[kind]) for column, kind in columns])
+    for name, columns in CONFIGURED_SEEDS.items()
 }
 
 
@@ -330,10 +327,7 @@ def _raise_batch_errors(response: dict[str, Any], call: str) -> None:
 
 
 def _seed_tables(queries: Path, config: Config) -> dict[str, pa.Table]:
-    rows = {
-        KEY_ALIAS_SEED: config.tag_key_alias_rows(),
-        VALUE_ALIAS_SEED: config.tag_value_alias_rows(),
-    }
+    rows = config.seed_rows()
     tables = {
         name: pa.Table.from_pylist(
             [dict(zip(schema.names, row, strict=True)) for row in rows[name]], schema=schema

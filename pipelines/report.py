@@ -272,7 +272,9 @@ def _showback(builder: _Builder, review: Review, filters: Filters) -> None:
                 "Shared costs allocated",
                 cash(float(table["shared_cost"].sum())),
                 float(table["shared_cost"].sum()),
-                "split across teams" if review.shared_costs_split else "not split in this build",
+                "split across teams"
+                if table["shared_cost"].abs().sum()
+                else "no shared-cost rule in finops.toml matched",
             ),
         ]
     )

@@ -72,7 +72,7 @@ logger = logging.getLogger(__name__)
 # Copies of the marts the review read, per build: _cache/review/<build>/<mart>.parquet.
 SNAPSHOTS = Path("_cache") / "review"
 _PARAMETER = re.compile(r"\$(\w+)")
-# The showback the pages read: one shape whichever showback_monthly the build has.
+# The pages' queries read showback_monthly's copy under this name.
 SHOWBACK = "showback"
 
 
@@ -167,11 +167,6 @@ class Review:
             mart = "showback_monthly"
         return mart in self.columns
 
-    @property
-    def shared_costs_split(self) -> bool:
-        """Whether showback_monthly splits shared costs (the extended showback)."""
-        return "shared_amortized_cost" in self.columns.get("showback_monthly", set())
-
     def resolve(self, filters: Filters) -> Filters:
         """The filters with the default currency and period filled in (and bad ones dropped)."""
         currencies = self.query("currencies", filters)["currency"].tolist()
@@ -251,11 +246,8 @@ class Review:
                 self._memory.unregister("_incoming")
 
     def _read_mart(self, mart: str) -> pa.Table:
-        if mart == SHOWBACK:
-            form = "extended" if self.shared_costs_split else "team_env"
-            sql = _queries()[f"load_showback_{form}"]
-        else:
-            sql = f'SELECT * FROM "{mart}"'
+        source_mart = "showback_monthly" if mart == SHOWBACK else mart
+        sql = f'SELECT * FROM "{source_mart}"'
         with self._source() as source:
             return source.sql(sql).to_arrow_table()
 

@@ -277,9 +277,9 @@ def test_generated_sample_ground_truth_equals_what_the_pipeline_reports(tmp_path
             ):
                 showback = dict(
                     db.execute(
-                        f"SELECT {dimension}, sum(amortized_cost) FROM showback_monthly "
-                        "WHERE billing_period = ? GROUP BY 1",
-                        [period],
+                        "SELECT value, sum(amortized_cost) FROM showback_monthly "
+                        "WHERE billing_period = ? AND dimension = ? GROUP BY 1",
+                        [period, dimension],
                     ).fetchall()
                 )
                 assert showback.keys() == truth_by_value.keys()

@@ -124,7 +124,5 @@ try:
             "change": common.money_column("change", currency),
         },
     )
-    if filters.measure == "net":
-        right.caption("Showback has no net amounts: teams show amortized cost.")
 except MartMissing as error:
     right.info(str(error))

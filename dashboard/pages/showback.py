@@ -42,13 +42,6 @@ second.metric(
     border=True,
 )
 third.metric("Shared costs allocated", money(shared, currency), border=True)
-if not review.shared_costs_split:
-    st.caption(
-        "This build's showback_monthly does not split shared costs yet (support, tax and "
-        "unused commitments stay with their own tags, mostly '(untagged)')."
-    )
-if filters.measure == "net":
-    st.caption("Showback has no net amounts: amortized cost is shown.")
 
 st.plotly_chart(charts.showback_bars(table, currency, dimension, filters.period), key="bars")
 st.dataframe(

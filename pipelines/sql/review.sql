@@ -126,9 +126,11 @@ LIMIT 5;
 WITH both_periods AS (
     SELECT
         value AS team,
-        sum(CASE $measure WHEN 'unblended' THEN unblended_cost ELSE amortized_cost END)
+        sum(CASE $measure WHEN 'unblended' THEN unblended_cost
+            WHEN 'net' THEN net_amortized_cost ELSE amortized_cost END)
             FILTER (WHERE billing_period = $period) AS current_cost,
-        sum(CASE $measure WHEN 'unblended' THEN unblended_cost ELSE amortized_cost END)
+        sum(CASE $measure WHEN 'unblended' THEN unblended_cost
+            WHEN 'net' THEN net_amortized_cost ELSE amortized_cost END)
             FILTER (WHERE billing_period = $previous) AS previous_cost
     FROM showback
     WHERE dimension = 'team'
@@ -153,19 +155,22 @@ ORDER BY dimension = 'team' DESC, dimension;
 
 -- name: showback_table
 -- One dimension's showback for the period: direct cost, its share of shared costs, total.
--- Net amounts exist only where the mart has them; amortized stands in otherwise.
 SELECT
     value,
     sum(CASE $measure
         WHEN 'unblended' THEN direct_unblended_cost
+        WHEN 'net' THEN direct_net_amortized_cost
         ELSE direct_amortized_cost END) AS direct_cost,
     sum(CASE $measure
         WHEN 'unblended' THEN shared_unblended_cost
+        WHEN 'net' THEN shared_net_amortized_cost
         ELSE shared_amortized_cost END) AS shared_cost,
-    sum(CASE $measure WHEN 'unblended' THEN unblended_cost ELSE amortized_cost END) AS cost,
-    sum(CASE $measure WHEN 'unblended' THEN unblended_cost ELSE amortized_cost END)
+    sum(CASE $measure WHEN 'unblended' THEN unblended_cost
+            WHEN 'net' THEN net_amortized_cost ELSE amortized_cost END) AS cost,
+    sum(CASE $measure WHEN 'unblended' THEN unblended_cost
+            WHEN 'net' THEN net_amortized_cost ELSE amortized_cost END)
         / nullif(sum(sum(CASE $measure WHEN 'unblended' THEN unblended_cost
-            ELSE amortized_cost END)) OVER (), 0) AS share
+            WHEN 'net' THEN net_amortized_cost ELSE amortized_cost END)) OVER (), 0) AS share
 FROM showback
 WHERE billing_period = $period
     AND currency = $currency
@@ -178,7 +183,8 @@ ORDER BY value = '(untagged)', cost DESC, value;
 SELECT
     billing_period,
     value,
-    sum(CASE $measure WHEN 'unblended' THEN unblended_cost ELSE amortized_cost END) AS cost
+    sum(CASE $measure WHEN 'unblended' THEN unblended_cost
+            WHEN 'net' THEN net_amortized_cost ELSE amortized_cost END) AS cost
 FROM showback
 WHERE billing_period BETWEEN $trend_start AND $period
     AND currency = $currency
@@ -194,6 +200,7 @@ FROM tag_coverage
 WHERE billing_period = $period
     AND currency = $currency
     AND account_id = coalesce($account, '(all)')
+    AND service = '(all)'
 ORDER BY dimension;
 
 -- name: anomaly_list
@@ -396,43 +403,3 @@ SELECT
     difference
 FROM invoice_reconciliation
 ORDER BY billing_period DESC, bill_invoice_id;
-
--- name: load_showback_extended
--- Loads `showback` from a showback_monthly that splits shared costs (dimension, value).
-SELECT
-    billing_period,
-    dimension,
-    value,
-    currency,
-    unblended_cost,
-    amortized_cost,
-    direct_unblended_cost,
-    shared_unblended_cost,
-    direct_amortized_cost,
-    shared_amortized_cost
-FROM showback_monthly;
-
--- name: load_showback_team_env
--- Loads `showback` from a showback_monthly by team and env (no shared-cost split yet): the
--- dimensions team and env, each row's whole cost direct.
-SELECT
-    billing_period,
-    dimension,
-    value,
-    currency,
-    sum(unblended_cost) AS unblended_cost,
-    sum(amortized_cost) AS amortized_cost,
-    sum(unblended_cost) AS direct_unblended_cost,
-    0.0 AS shared_unblended_cost,
-    sum(amortized_cost) AS direct_amortized_cost,
-    0.0 AS shared_amortized_cost
-FROM (
-    SELECT billing_period, 'team' AS dimension, team AS value, currency, unblended_cost,
-        amortized_cost
-    FROM showback_monthly
-    UNION ALL
-    SELECT billing_period, 'env' AS dimension, env AS value, currency, unblended_cost,
-        amortized_cost
-    FROM showback_monthly
-)
-GROUP BY billing_period, dimension, value, currency;

@@ -31,17 +31,19 @@ QUALIFY row_number() OVER (PARTITION BY currency ORDER BY sum(amortized_cost) DE
 ORDER BY currency, amortized_cost DESC, service;
 
 -- name: showback_by_team
--- Amortized cost per team in the latest billing period; untagged spend is its own row.
+-- Amortized cost per team in the latest billing period, shared costs split as finops.toml
+-- says; untagged spend is its own row.
 WITH latest AS (SELECT max(billing_period) AS billing_period FROM showback_monthly)
 SELECT
     showback_monthly.billing_period,
-    team,
+    value AS team,
     currency,
     sum(amortized_cost) AS amortized_cost,
     sum(amortized_cost)
         / nullif(sum(sum(amortized_cost)) OVER (PARTITION BY currency), 0) AS share
 FROM showback_monthly
 JOIN latest USING (billing_period)
+WHERE dimension = 'team'
 GROUP BY showback_monthly.billing_period, team, currency
 ORDER BY currency, amortized_cost DESC, team;
 
@@ -55,6 +57,6 @@ SELECT
     sum(total_amortized_cost) AS total_amortized_cost,
     sum(tagged_amortized_cost) / nullif(sum(total_amortized_cost), 0) AS coverage
 FROM tag_coverage
-WHERE account_id <> '(all)'
+WHERE account_id <> '(all)' AND service = '(all)'
 GROUP BY billing_period, dimension, currency
 ORDER BY billing_period, dimension, currency;

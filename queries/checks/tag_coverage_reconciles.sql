@@ -22,7 +22,7 @@ WITH staged AS (
 covered AS (
     SELECT billing_period, dimension, currency, line_items, total_amortized_cost
     FROM tag_coverage
-    WHERE account_id = '(all)'
+    WHERE account_id = '(all)' AND service = '(all)'
 )
 
 SELECT

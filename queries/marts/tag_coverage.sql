@@ -1,13 +1,17 @@
--- tag_coverage: the share of spend that carries each tag dimension, per account, period and
--- currency. The dimensions are team, env and any other that finops.toml configures.
--- Grain: billing_period x account_id x dimension x currency, plus one row per
--- billing_period x dimension x currency with account_id '(all)' for the whole period. Sum
--- amounts over accounts only after filtering out '(all)', and only within one currency (a
--- period can mix them; nothing here converts); coverage itself is a ratio and is never summed.
+-- tag_coverage: the share of spend that carries each tag dimension, per account and service,
+-- period and currency. The dimensions are team, env and any other that finops.toml configures.
+-- Grain: billing_period x account_id x service x dimension x currency, with the totals as rows
+-- of their own: service '(all)' for an account's whole spend, account_id '(all)' for a
+-- service across accounts, and both '(all)' for the whole period. Filter on '(all)' before
+-- adding amounts (account_id = '(all)' AND service = '(all)' is the period), and only within one
+-- currency (a period can mix them; nothing here converts); coverage itself is a ratio and is
+-- never summed.
 -- Inputs: stg_line_items, tag_key_aliases (the configured dimensions).
+-- Columns: billing_period, account_id, service, dimension, currency, tagged_amortized_cost,
+--   total_amortized_cost, coverage, tagged_line_items, line_items.
 -- coverage = tagged_amortized_cost / total_amortized_cost, NULL when the total is 0. Every
--- charge counts (tax and unused commitments included), so 1 - coverage is the '(untagged)'
--- share that showback_monthly shows for the same period and currency.
+-- charge counts (tax and unused commitments included), so 1 - coverage is the share without a
+-- value in the dimension, before shared-cost rules claim any of it (showback_monthly).
 WITH dimensions AS (
     SELECT DISTINCT dimension
     FROM tag_key_aliases
@@ -20,6 +24,8 @@ by_account AS (
         stg_line_items.currency,
         CASE WHEN grouping(stg_line_items.account_id) = 1 THEN '(all)'
             ELSE stg_line_items.account_id END AS account_id,
+        CASE WHEN grouping(stg_line_items.service) = 1 THEN '(all)'
+            ELSE stg_line_items.service END AS service,
         coalesce(
             sum(stg_line_items.amortized_cost) FILTER (
                 WHERE stg_line_items.tag_dimensions[dimensions.dimension] IS NOT NULL
@@ -38,7 +44,20 @@ by_account AS (
             stg_line_items.billing_period,
             dimensions.dimension,
             stg_line_items.currency,
+            stg_line_items.account_id,
+            stg_line_items.service
+        ),
+        (
+            stg_line_items.billing_period,
+            dimensions.dimension,
+            stg_line_items.currency,
             stg_line_items.account_id
+        ),
+        (
+            stg_line_items.billing_period,
+            dimensions.dimension,
+            stg_line_items.currency,
+            stg_line_items.service
         ),
         (stg_line_items.billing_period, dimensions.dimension, stg_line_items.currency)
     )
@@ -47,6 +66,7 @@ by_account AS (
 SELECT
     billing_period,
     account_id,
+    service,
     dimension,
     currency,
     tagged_amortized_cost,

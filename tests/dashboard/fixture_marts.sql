@@ -48,26 +48,28 @@ FROM (
 CREATE TABLE showback_monthly (
     billing_period VARCHAR, dimension VARCHAR, value VARCHAR, currency VARCHAR,
     direct_unblended_cost DOUBLE, shared_unblended_cost DOUBLE, unblended_cost DOUBLE,
-    direct_amortized_cost DOUBLE, shared_amortized_cost DOUBLE, amortized_cost DOUBLE
+    direct_amortized_cost DOUBLE, shared_amortized_cost DOUBLE, amortized_cost DOUBLE,
+    direct_net_amortized_cost DOUBLE, shared_net_amortized_cost DOUBLE,
+    net_amortized_cost DOUBLE
 );
 INSERT INTO showback_monthly VALUES
-    ('2026-06', 'team', 'payments', 'USD', 160, 20, 180, 150, 20, 170),
-    ('2026-06', 'team', 'search', 'USD', 45, 10, 55, 40, 10, 50),
-    ('2026-06', 'team', '(untagged)', 'USD', 35, 0, 35, 30, 0, 30),
-    ('2026-06', 'env', 'prod', 'USD', 190, 20, 210, 180, 20, 200),
-    ('2026-06', 'env', 'dev', 'USD', 50, 10, 60, 40, 10, 50),
-    ('2026-05', 'team', 'payments', 'USD', 340, 20, 360, 280, 20, 300),
-    ('2026-05', 'team', 'search', 'USD', 90, 10, 100, 70, 10, 80),
-    ('2026-05', 'team', '(untagged)', 'USD', 36, 0, 36, 30, 0, 30);
+    ('2026-06', 'team', 'payments', 'USD', 160, 20, 180, 150, 20, 170, 135, 20, 155),
+    ('2026-06', 'team', 'search', 'USD', 45, 10, 55, 40, 10, 50, 36, 10, 46),
+    ('2026-06', 'team', '(untagged)', 'USD', 35, 0, 35, 30, 0, 30, 27, 0, 27),
+    ('2026-06', 'env', 'prod', 'USD', 190, 20, 210, 180, 20, 200, 162, 20, 182),
+    ('2026-06', 'env', 'dev', 'USD', 50, 10, 60, 40, 10, 50, 36, 10, 46),
+    ('2026-05', 'team', 'payments', 'USD', 340, 20, 360, 280, 20, 300, 252, 20, 272),
+    ('2026-05', 'team', 'search', 'USD', 90, 10, 100, 70, 10, 80, 63, 10, 73),
+    ('2026-05', 'team', '(untagged)', 'USD', 36, 0, 36, 30, 0, 30, 27, 0, 27);
 
 CREATE TABLE tag_coverage (
-    billing_period VARCHAR, account_id VARCHAR, dimension VARCHAR, currency VARCHAR,
-    tagged_amortized_cost DOUBLE, total_amortized_cost DOUBLE, coverage DOUBLE,
+    billing_period VARCHAR, account_id VARCHAR, service VARCHAR, dimension VARCHAR,
+    currency VARCHAR, tagged_amortized_cost DOUBLE, total_amortized_cost DOUBLE, coverage DOUBLE,
     tagged_line_items BIGINT, line_items BIGINT
 );
 INSERT INTO tag_coverage VALUES
-    ('2026-06', '(all)', 'team', 'USD', 220, 250, 0.88, 200, 230),
-    ('2026-06', '(all)', 'env', 'USD', 250, 250, 1.0, 230, 230);
+    ('2026-06', '(all)', '(all)', 'team', 'USD', 220, 250, 0.88, 200, 230),
+    ('2026-06', '(all)', '(all)', 'env', 'USD', 250, 250, 1.0, 230, 230);
 
 CREATE TABLE anomalies (
     anomaly_id VARCHAR, kind VARCHAR, dimension VARCHAR, dimension_value VARCHAR,

@@ -131,7 +131,7 @@ def test_report_opens_offline_without_console_errors(
     ((untagged,),) = mart(
         sample,
         "SELECT sum(amortized_cost) FROM showback_monthly "
-        "WHERE billing_period = '2026-10' AND team = '(untagged)'",
+        "WHERE billing_period = '2026-10' AND dimension = 'team' AND value = '(untagged)'",
     )
     report = write_report(sample, "2026-10", tmp_path / "review.html")
     page = browser.new_page(viewport={"width": 1300, "height": 1000})

@@ -322,8 +322,8 @@ def totals_and_showback(warehouse: Path) -> tuple[list[tuple], list[tuple]]:
             "round(sum(amortized_cost), 6) FROM stg_line_items GROUP BY 1 ORDER BY 1"
         ).fetchall()
         showback = db.execute(
-            "SELECT billing_period, team, env, round(amortized_cost, 6), line_items "
-            "FROM showback_monthly ORDER BY 1, 2, 3"
+            "SELECT billing_period, value, dimension, round(amortized_cost, 6), line_items "
+            "FROM showback_monthly WHERE dimension = 'team' ORDER BY 1, 2, 3"
         ).fetchall()
     return totals, showback
 

@@ -14,11 +14,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.config import Config, queries_folder
+from pipelines.config import CONFIGURED_SEEDS, Config, queries_folder
 from pipelines.contract import LINE_ITEMS_SCHEMA
 from pipelines.errors import ModelError, WarehouseError
 from pipelines.models import DATABASE_FILE, build, find_models, order_models
 
+# In build order: staging, then the models that read it by name, then what reads those.
 SHIPPED_MODELS = (
     "stg_line_items",
     "commitment_coverage_daily",
@@ -26,11 +27,13 @@ SHIPPED_MODELS = (
     "commitment_utilization_daily",
     "commitments_expiring",
     "daily_cost",
+    "focus",
     "instance_architecture_monthly",
     "invoice_reconciliation",
     "monthly_cost",
-    "showback_monthly",
+    "showback_attribution",
     "tag_coverage",
+    "showback_monthly",
 )
 
 
@@ -115,7 +118,7 @@ def test_models_are_views_an_analyst_sees_in_one_file(warehouse: Path):
         }
         (total,) = connection.execute("SELECT sum(amortized_cost) FROM daily_cost").fetchone()
     assert views == {"line_items", "run_log", "run_log_invoices", *SHIPPED_MODELS}
-    assert tables == {"tag_key_aliases", "tag_value_aliases"}
+    assert tables == {*CONFIGURED_SEEDS, "focus_service_categories"}
     assert total == 4.0
 
 
@@ -166,7 +169,7 @@ def test_other_seed_csv_files_become_tables(warehouse: Path, tmp_path: Path):
     )
     result = build(warehouse, queries=queries)
     assert result.row_counts == {"named": 1}
-    assert set(result.seeds) == {"region_names", "tag_key_aliases", "tag_value_aliases"}
+    assert set(result.seeds) == {"region_names", *CONFIGURED_SEEDS}
 
 
 def test_seed_csv_under_a_folder_with_glob_characters_reads_only_itself(

@@ -78,7 +78,7 @@ def test_sql_csv_writes_a_header_and_every_row(warehouse: Path):
 
 def test_sql_parquet_needs_output_and_writes_it(warehouse: Path, tmp_path: Path):
     out = tmp_path / "teams.parquet"
-    args = ["sql", "SELECT team, amortized_cost FROM showback_monthly", "-w", str(warehouse)]
+    args = ["sql", "SELECT value, amortized_cost FROM showback_monthly", "-w", str(warehouse)]
 
     without = runner.invoke(app, [*args, "-f", "parquet"])
     written = runner.invoke(app, [*args, "-f", "parquet", "-o", str(out)])

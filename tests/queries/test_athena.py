@@ -139,6 +139,7 @@ def test_the_round_trip_compares_rows(analyst_file: duckdb.DuckDBPyConnection):
         "commitment_coverage_daily",
         "commitment_savings_monthly",
         "invoice_reconciliation",
+        "focus",
     ):
         (count,) = analyst_file.execute(f"SELECT count(*) FROM {view}").fetchone()
         assert count > 0, view

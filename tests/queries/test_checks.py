@@ -19,9 +19,12 @@ def test_checks_pass_on_consistent_line_items(build_models):
         ]
     )
     assert result.checks == (
+        "focus_billed_cost_matches_invoices",
+        "focus_effective_cost_matches_commitments",
         "invoice_reconciles",
         "known_line_item_types",
         "reconciliation",
+        "shared_costs_split_exactly",
         "showback_reconciles",
         "tag_coverage_reconciles",
     )
@@ -136,8 +139,13 @@ def test_a_currency_missing_from_a_mart_is_reported(build_models, tmp_path: Path
     assert sorted((failure.check, failure.reason) for failure in result.check_failures) == [
         (
             "showback_reconciles",
-            "showback_monthly has 0 line items and amortized cost 0.0 where stg_line_items has 1 "
-            "and 2.0 in EUR",
+            "showback_monthly for env has 0 line items and amortized cost 0.0 (direct and shared "
+            "pool) where stg_line_items has 1 and 2.0 in EUR",
+        ),
+        (
+            "showback_reconciles",
+            "showback_monthly for team has 0 line items and amortized cost 0.0 (direct and shared "
+            "pool) where stg_line_items has 1 and 2.0 in EUR",
         ),
         (
             "tag_coverage_reconciles",

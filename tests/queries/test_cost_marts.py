@@ -459,6 +459,8 @@ def test_realized_savings_are_on_demand_equivalent_minus_amortized_commitment(bu
                 line_item_line_item_type="RIFee",
                 line_item_unblended_cost=2.0,
                 reservation_reservation_a_r_n=RI_ARN,
+                # 2.0 recurring + 1.5 upfront amortized = 3.0 used + 0.5 unused, as AWS bills it.
+                reservation_amortized_upfront_fee_for_billing_period=1.5,
                 reservation_unused_amortized_upfront_fee_for_billing_period=0.2,
                 reservation_unused_recurring_fee=0.3,
             ),

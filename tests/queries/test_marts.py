@@ -108,21 +108,25 @@ SHOWBACK_ROWS = [
 ]
 
 
-def test_untagged_spend_is_its_own_showback_row(build_models):
+def test_untagged_spend_is_its_own_showback_row_in_each_dimension(build_models):
     connection, _ = build_models(SHOWBACK_ROWS)
     rows = records(
         connection,
         """
-        SELECT billing_period, team, env, unblended_cost, amortized_cost, line_items
-        FROM showback_monthly ORDER BY billing_period, team, env
+        SELECT billing_period, dimension, value, unblended_cost, amortized_cost, line_items
+        FROM showback_monthly ORDER BY billing_period, dimension, value
         """,
     )
+    # No shared-cost rule is configured: every line is direct spend of its own value.
     assert [tuple(row.values()) for row in rows] == [
-        ("2024-01", "(untagged)", "(untagged)", 8.5, 4.0, 3),
-        ("2024-01", "payments", "dev", 5.0, 5.0, 1),
-        ("2024-01", "payments", "prod", 10.0, 10.0, 1),
-        ("2024-01", "search", "(untagged)", 3.0, 3.0, 1),
-        ("2024-02", "search", "prod", 7.0, 7.0, 1),
+        ("2024-01", "env", "(untagged)", 11.5, 7.0, 4),
+        ("2024-01", "env", "dev", 5.0, 5.0, 1),
+        ("2024-01", "env", "prod", 10.0, 10.0, 1),
+        ("2024-01", "team", "(untagged)", 8.5, 4.0, 3),
+        ("2024-01", "team", "payments", 15.0, 15.0, 2),
+        ("2024-01", "team", "search", 3.0, 3.0, 1),
+        ("2024-02", "env", "prod", 7.0, 7.0, 1),
+        ("2024-02", "team", "search", 7.0, 7.0, 1),
     ]
 
 
@@ -132,21 +136,19 @@ def test_showback_sums_back_to_the_period_total(build_models):
     totals = records(
         connection,
         """
-        SELECT billing_period, sum(amortized_cost) AS amortized, sum(share_of_period) AS share
-        FROM showback_monthly GROUP BY billing_period ORDER BY billing_period
+        SELECT billing_period, dimension, sum(amortized_cost) AS amortized,
+               sum(share_of_period) AS share
+        FROM showback_monthly GROUP BY billing_period, dimension ORDER BY billing_period, dimension
         """,
     )
-    staged = records(
-        connection,
-        """
-        SELECT billing_period, sum(amortized_cost) AS amortized
-        FROM stg_line_items GROUP BY billing_period ORDER BY billing_period
-        """,
-    )
-    # 10 + 5 + 3 + 2 + 0.5 + 1.5 in January; February is one line.
-    assert [row["amortized"] for row in totals] == [22.0, 7.0]
-    assert [row["amortized"] for row in totals] == [row["amortized"] for row in staged]
-    assert [row["share"] for row in totals] == pytest.approx([1.0, 1.0], abs=1e-12)
+    # 10 + 5 + 3 + 2 + 0.5 + 1.5 in January; February is one line; in each dimension.
+    assert [(row["dimension"], row["amortized"]) for row in totals] == [
+        ("env", 22.0),
+        ("team", 22.0),
+        ("env", 7.0),
+        ("team", 7.0),
+    ]
+    assert [row["share"] for row in totals] == pytest.approx([1.0] * 4, abs=1e-12)
 
 
 def test_share_of_period_is_null_when_the_period_costs_nothing(build_models):
@@ -156,10 +158,13 @@ def test_share_of_period_is_null_when_the_period_costs_nothing(build_models):
             line_item(line_item_unblended_cost=-1.0, line_item_line_item_type="Credit"),
         ]
     )
-    rows = records(connection, "SELECT team, share_of_period FROM showback_monthly ORDER BY team")
+    rows = records(
+        connection,
+        "SELECT value, share_of_period FROM showback_monthly WHERE dimension = 'team' ORDER BY 1",
+    )
     assert rows == [
-        {"team": "(untagged)", "share_of_period": None},
-        {"team": "a", "share_of_period": None},
+        {"value": "(untagged)", "share_of_period": None},
+        {"value": "a", "share_of_period": None},
     ]
 
 
@@ -182,7 +187,7 @@ def test_tag_coverage_per_account_and_for_the_whole_period(build_models):
         connection,
         """
         SELECT account_id, dimension, tagged_amortized_cost, total_amortized_cost, coverage
-        FROM tag_coverage ORDER BY account_id, dimension
+        FROM tag_coverage WHERE service = '(all)' ORDER BY account_id, dimension
         """,
     )
     assert [tuple(row.values()) for row in rows] == [
@@ -192,6 +197,43 @@ def test_tag_coverage_per_account_and_for_the_whole_period(build_models):
         (ACCOUNT_A, "team", 8.0, 10.0, 0.8),
         (ACCOUNT_B, "env", 5.0, 5.0, 1.0),
         (ACCOUNT_B, "team", 0.0, 5.0, 0.0),
+    ]
+
+
+def test_tag_coverage_by_account_and_service(build_models):
+    connection, result = build_models(
+        [
+            line_item(line_item_unblended_cost=6.0, resource_tags={"user:Team": "a"}),
+            line_item(line_item_unblended_cost=2.0),
+            line_item(
+                line_item_product_code="AmazonS3",
+                line_item_unblended_cost=4.0,
+                resource_tags={"user:Team": "a"},
+            ),
+            line_item(
+                line_item_usage_account_id=ACCOUNT_B,
+                line_item_product_code="AmazonS3",
+                line_item_unblended_cost=1.0,
+            ),
+        ]
+    )
+    assert result.ok, result.check_failures
+    rows = records(
+        connection,
+        """
+        SELECT account_id, service, tagged_amortized_cost, total_amortized_cost, coverage
+        FROM tag_coverage WHERE dimension = 'team' ORDER BY account_id, service
+        """,
+    )
+    assert [tuple(row.values()) for row in rows] == [
+        ("(all)", "(all)", 10.0, 13.0, pytest.approx(10 / 13)),
+        ("(all)", "AmazonEC2", 6.0, 8.0, 0.75),
+        ("(all)", "AmazonS3", 4.0, 5.0, 0.8),
+        (ACCOUNT_A, "(all)", 10.0, 12.0, pytest.approx(10 / 12)),
+        (ACCOUNT_A, "AmazonEC2", 6.0, 8.0, 0.75),
+        (ACCOUNT_A, "AmazonS3", 4.0, 4.0, 1.0),
+        (ACCOUNT_B, "(all)", 0.0, 1.0, 0.0),
+        (ACCOUNT_B, "AmazonS3", 0.0, 1.0, 0.0),
     ]
 
 
@@ -216,7 +258,7 @@ def test_tag_coverage_covers_configured_dimensions(build_models):
         connection,
         """
         SELECT dimension, coverage FROM tag_coverage
-        WHERE account_id = '(all)' ORDER BY dimension
+        WHERE account_id = '(all)' AND service = '(all)' ORDER BY dimension
         """,
     )
     assert rows == [
@@ -277,22 +319,22 @@ def test_showback_shares_add_up_to_one_within_each_currency(build_models):
     rows = records(
         connection,
         """
-        SELECT billing_period, team, env, currency, amortized_cost, share_of_period, line_items
-        FROM showback_monthly ORDER BY team, env, currency
+        SELECT billing_period, value, currency, amortized_cost, share_of_period, line_items
+        FROM showback_monthly WHERE dimension = 'team' ORDER BY value, currency
         """,
     )
     # USD: 6 of 8 is team a, 2 untagged; EUR: 3 of 4 is team a, 1 is team b.
     assert [tuple(row.values()) for row in rows] == [
-        ("2024-01", "(untagged)", "(untagged)", "USD", 2.0, 0.25, 1),
-        ("2024-01", "a", "prod", "EUR", 3.0, 0.75, 1),
-        ("2024-01", "a", "prod", "USD", 6.0, 0.75, 1),
-        ("2024-01", "b", "(untagged)", "EUR", 1.0, 0.25, 1),
+        ("2024-01", "(untagged)", "USD", 2.0, 0.25, 1),
+        ("2024-01", "a", "EUR", 3.0, 0.75, 1),
+        ("2024-01", "a", "USD", 6.0, 0.75, 1),
+        ("2024-01", "b", "EUR", 1.0, 0.25, 1),
     ]
     shares = records(
         connection,
         """
         SELECT currency, sum(share_of_period) AS share FROM showback_monthly
-        GROUP BY billing_period, currency ORDER BY currency
+        WHERE dimension = 'env' GROUP BY billing_period, currency ORDER BY currency
         """,
     )
     assert shares == [{"currency": "EUR", "share": 1.0}, {"currency": "USD", "share": 1.0}]
@@ -305,7 +347,7 @@ def test_tag_coverage_is_worked_out_within_each_currency(build_models):
         """
         SELECT account_id, dimension, currency, tagged_amortized_cost, total_amortized_cost,
                coverage
-        FROM tag_coverage ORDER BY account_id, dimension, currency
+        FROM tag_coverage WHERE service = '(all)' ORDER BY account_id, dimension, currency
         """,
     )
     # Account A bills only in USD and account B only in EUR, so each '(all)' row of a currency

@@ -269,7 +269,7 @@ def test_split_cost_allocation_lines_are_not_counted_twice(build_models):
                 line_item_usage_type="USE1-EKS-EC2-GB-Hours",
                 line_item_operation="EKSPod-EC2",
                 line_item_line_item_type="SavingsPlanCoveredUsage",
-                line_item_unblended_cost=0.02,
+                line_item_unblended_cost=0.0,  # AWS bills split lines at 0
                 savings_plan_savings_plan_effective_cost=0.02,
                 split_line_item_parent_resource_id="i-0abc",
                 split_line_item_split_cost=0.02,

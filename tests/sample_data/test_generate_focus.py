@@ -62,7 +62,8 @@ def test_ingested_focus_export_gives_the_ground_truth(focus_export, tmp_path: Pa
             "FROM stg_line_items GROUP BY 1 ORDER BY 1"
         ).fetchall()
         by_team = connection.sql(
-            "SELECT billing_period, team, sum(amortized_cost) FROM showback_monthly GROUP BY 1, 2"
+            "SELECT billing_period, value, sum(amortized_cost) FROM showback_monthly "
+            "WHERE dimension = 'team' GROUP BY 1, 2"
         ).fetchall()
     assert [period for period, *_ in totals] == list(truth.periods)
     for period, unblended, amortized in totals:
