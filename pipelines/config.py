@@ -27,7 +27,7 @@ import io
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib.resources import files
 from importlib.util import find_spec
@@ -35,6 +35,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from pipelines.anomaly_config import AnomalySettings, anomaly_settings
 from pipelines.errors import ConfigError, FinopsError
 
 #: Read by ``load_config(None)`` when it exists in the working directory.
@@ -47,7 +48,7 @@ _DIMENSION_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _USER_PREFIX = re.compile(r"^user[:_]")
 _KEY_SEPARATORS = re.compile(r"[-:_ ]")
 
-_TOP_LEVEL_KEYS = ("tags",)
+_TOP_LEVEL_KEYS = ("tags", "anomalies")
 _DIMENSION_KEYS = ("keys", "values")
 
 
@@ -89,6 +90,8 @@ class Config:
         default_factory=lambda: default_tag_dimensions()
     )
     source: Path | None = None
+    #: The [anomalies] section (pipelines/anomaly_config.py).
+    anomalies: AnomalySettings = field(default_factory=AnomalySettings)
 
     def dimension(self, name: str) -> TagDimension:
         """The tag dimension called ``name``; ``KeyError`` when there is none."""
@@ -180,7 +183,14 @@ def _merge(document: dict[str, Any], path: Path) -> Config:
     dimensions = {dimension.name: dimension for dimension in default_tag_dimensions()}
     for name, options in tags.items():
         dimensions[name] = _merge_dimension(name, options, dimensions.get(name), path)
-    return Config(tag_dimensions=tuple(dimensions.values()), source=path)
+    config = Config(tag_dimensions=tuple(dimensions.values()), source=path)
+    return _merge_anomalies(document, path, config)
+
+
+def _merge_anomalies(document: dict[str, Any], path: Path, config: Config) -> Config:
+    if "anomalies" not in document:
+        return config
+    return replace(config, anomalies=anomaly_settings(document["anomalies"], path))
 
 
 def _merge_dimension(
