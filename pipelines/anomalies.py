@@ -27,8 +27,9 @@ The baseline, per series and day ``t``:
       ended, a new one that stays) becomes the baseline within about two weeks;
     - the scale is the median absolute deviation of the same window (x 1.4826), floored at 5%
       of the expected cost, so a flat series does not alert on cents;
-    - a day is anomalous when it is ``z_threshold`` scales above expected and at least the
-      dimension's ``min_pct`` above it; consecutive anomalous days are one spike;
+    - a day is anomalous when it is ``z_threshold`` scales above expected, at least the
+      dimension's ``min_pct`` and ``min_daily_impact`` above it; consecutive anomalous days are
+      one spike;
     - a series alerts on its own only after ``min_history_days`` days since its first cost: a
       new service's or resource's first days are not compared with a history of zeros. Its
       cost still counts in its parents (account, region, total), which is how a new resource
@@ -66,7 +67,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from importlib.resources import files
@@ -350,6 +351,7 @@ def _spikes(
             & (excess[index] > 0)
             & (z[index] >= settings.z_threshold)
             & (relative[index] >= threshold.min_pct)
+            & (excess[index] >= threshold.daily)
         )
         for first, last in _runs(hot):
             expected = base.expected[index, first : last + 1]
@@ -434,6 +436,7 @@ def _trends(
             & (jump <= 0.5 * rise)
             & (growth >= settings.trend_min_pct)
             & (extra >= threshold.min_impact)
+            & (extra / 30 >= threshold.daily)
         )
         for first_window, last_window in _runs(fire):
             # The leak starts where the fitted line leaves the level before the window.
@@ -550,10 +553,16 @@ class Cluster:
     def weight(self) -> float:
         return sum(self.footprint.values())
 
+    @property
+    def kind(self) -> str:
+        """The kind of the member that started first: a leak's trend starts before the spike
+        that its growth later makes; a step's spike starts on the step (a tie is a spike)."""
+        first = min(self.members, key=lambda m: (m.first, m.kind != "spike"))
+        return first.kind
+
     def representative(self) -> Candidate:
         largest = max(member.impact for member in self.members)
-        trend = any(member.kind == "trend" for member in self.members)
-        pool = [m for m in self.members if m.kind == "trend"] if trend else self.members
+        pool = [m for m in self.members if m.kind == self.kind]
         strong = [m for m in pool if m.impact >= 0.85 * largest] or pool
         return max(strong, key=lambda m: (m.specificity, m.impact))
 
@@ -570,8 +579,16 @@ def _merge(clusters: list[Cluster], joined: list[Cluster], candidate: Candidate)
     return [c for c in clusters if all(c is not j for j in joined)] + [merged]
 
 
-def deduplicate(candidates: list[Candidate]) -> list[Cluster]:
-    """Group the candidates that are one jump seen in several series (see the module notes)."""
+def deduplicate(
+    candidates: list[Candidate], resource_of: Sequence[str] | None = None
+) -> list[Cluster]:
+    """Group the candidates that are one jump seen in several series (see the module notes).
+
+    Args:
+        resource_of: the resource (or another key for lines without one) of each cube line:
+            an anomaly found already whose main resource carries a fifth of a coarser
+            candidate's change is merged into it, even when they started on different days.
+    """
     clusters: list[Cluster] = []
     ordered = sorted(candidates, key=lambda c: (-c.specificity, -c.impact))
     for candidate in ordered:
@@ -589,8 +606,30 @@ def deduplicate(candidates: list[Candidate]) -> list[Cluster]:
         elif sum(ov for _c, ov in contained) >= 0.5 * weight:
             continue  # a coarser series that several anomalies found already explain
         else:
-            clusters = _merge(clusters, [c for c, _ov in together], candidate)
+            joined = [c for c, _ov in together]
+            if resource_of is not None:
+                shares = _resource_shares(candidate.footprint, resource_of)
+                joined += [
+                    c
+                    for c, _ov in contained
+                    if c not in joined
+                    and shares.get(_main_resource(c.footprint, resource_of), 0) >= 0.2
+                ]
+            clusters = _merge(clusters, joined, candidate)
     return clusters
+
+
+def _resource_shares(footprint: dict[int, float], resource_of: Sequence[str]) -> dict[str, float]:
+    total = sum(footprint.values())
+    shares: dict[str, float] = {}
+    for row, value in footprint.items():
+        shares[resource_of[row]] = shares.get(resource_of[row], 0.0) + value / total
+    return shares
+
+
+def _main_resource(footprint: dict[int, float], resource_of: Sequence[str]) -> str:
+    shares = _resource_shares(footprint, resource_of)
+    return max(shares, key=shares.__getitem__)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -629,6 +668,9 @@ class Anomaly:
         return values
 
 
+Finder = Callable[..., list["Candidate"]]
+
+
 @dataclass(frozen=True)
 class Detection:
     anomalies: list[Anomaly]
@@ -642,8 +684,16 @@ def detect(
     *,
     tag_dimensions: Sequence[str] = ("team", "env"),
     measure: str | None = None,
+    finder: Finder | None = None,
+    deduplicate_alerts: bool = True,
 ) -> Detection:
-    """Every anomaly in the cubes' history, newest first."""
+    """Every anomaly in the cubes' history, newest first.
+
+    Args:
+        finder: what finds the candidate anomalies in the series (``find_candidates`` by
+            default); the benchmark passes its peers here, so that they share the series,
+            thresholds, root cause and de-duplication.
+    """
     measure = measure or settings.measure
     anomalies: list[Anomaly] = []
     scanned = days = 0
@@ -654,8 +704,7 @@ def detect(
         values = np.stack([cube.cost[one.rows].sum(axis=0) for one in series])
         base = baseline(values, cube.days, settings)
         line_base = baseline(cube.cost, cube.days, settings)
-        candidates = _spikes(series, values, base, settings)
-        candidates += _trends(series, values, cube.days, settings)
+        candidates = (finder or find_candidates)(series, values, cube.days, base, settings)
         for candidate in candidates:
             candidate.contributions = _contributions(candidate, cube, line_base)
         logger.info(
@@ -665,12 +714,68 @@ def detect(
             len(cube.days),
             len(candidates),
         )
-        for cluster in deduplicate(candidates):
+        if deduplicate_alerts:
+            resource_of = [
+                line["resource"] or f"{line['account']}|{line['region']}|{line['usage_type']}"
+                for line in cube.lines
+            ]
+            clusters = deduplicate(candidates, resource_of)
+        else:
+            clusters = [Cluster([c]) for c in candidates if c.weight > 0]
+        for cluster in clusters:
             anomalies.append(_anomaly(cluster, cube, values, base, series, measure))
         scanned += len(series)
         days = max(days, len(cube.days))
     anomalies.sort(key=lambda a: (a.first_day, a.impact), reverse=True)
     return Detection(anomalies, scanned, days)
+
+
+def find_candidates(
+    series: list[Series],
+    values: np.ndarray,
+    days: np.ndarray,
+    base: Baseline,
+    settings: AnomalySettings,
+) -> list[Candidate]:
+    """Spikes over the robust baseline, and leaks."""
+    return _spikes(series, values, base, settings) + _trends(series, values, days, settings)
+
+
+def flagged_candidates(
+    series: list[Series],
+    values: np.ndarray,
+    expected: np.ndarray,
+    hot: np.ndarray,
+    score: np.ndarray,
+    settings: AnomalySettings,
+) -> list[Candidate]:
+    """Runs of ``hot`` days that pass each dimension's thresholds against ``expected``."""
+    found = []
+    for index, one in enumerate(series):
+        threshold = settings.threshold(one.dimension)
+        excess = values[index] - expected[index]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            relative = np.where(expected[index] > 0, excess / expected[index], np.inf)
+        flags = hot[index] & (relative >= threshold.min_pct) & (excess >= threshold.daily)
+        for first, last in _runs(flags):
+            span = slice(first, last + 1)
+            impact = excess[span].sum()
+            total = expected[index, span].sum()
+            if impact < threshold.min_impact or (total > 0 and impact / total < threshold.min_pct):
+                continue
+            found.append(
+                Candidate(
+                    "spike",
+                    one,
+                    first,
+                    last,
+                    first,
+                    expected[index, span],
+                    values[index, span],
+                    float(np.max(score[index, span])),
+                )
+            )
+    return found
 
 
 def _anomaly(
@@ -683,7 +788,7 @@ def _anomaly(
 ) -> Anomaly:
     rep = cluster.representative()
     day = cube.days.astype(object)
-    kind = "trend" if any(m.kind == "trend" for m in cluster.members) else "spike"
+    kind = cluster.kind
     expected, actual = float(rep.expected.sum()), float(rep.actual.sum())
     impact = actual - expected
     where = f"{rep.series.dimension}|{rep.series.value}|{day[rep.first]}"

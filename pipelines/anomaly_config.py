@@ -16,6 +16,7 @@ dimension::
     [anomalies.thresholds.service]    # total, account, service, region, usage_type, tag, resource
     min_impact = 50                   # dollars (in the series' currency) over the anomaly
     min_pct = 0.2                     # impact / expected cost over the anomaly
+    min_daily_impact = 12.5           # dollars one day must be above expected (min_impact / 4)
 
     [anomalies.notify]
     sns_topic_arn = "arn:aws:sns:eu-west-1:123456789012:cost-anomalies"
@@ -55,10 +56,22 @@ class Threshold:
     Args:
         min_impact: cost above expected over the anomaly's days, in its currency.
         min_pct: that impact as a share of the expected cost (0.2 = 20% above expected).
+        min_daily_impact: what one day must be above expected to count as an anomalous day
+            (and, for a leak, its projected excess per day); ``None`` is a quarter of
+            ``min_impact``. It keeps small changes that last (a new small resource) from adding
+            up to an alert while the baseline catches up.
     """
 
     min_impact: float
     min_pct: float
+    min_daily_impact: float | None = None
+
+    @property
+    def daily(self) -> float:
+        """The effective minimum excess of one day."""
+        if self.min_daily_impact is not None:
+            return self.min_daily_impact
+        return self.min_impact / 4
 
 
 DEFAULT_THRESHOLDS: Mapping[str, Threshold] = MappingProxyType(
@@ -138,13 +151,16 @@ def anomaly_settings(section: Any, path: Path) -> AnomalySettings:
         where = f"anomalies.thresholds.{dimension}"
         if not isinstance(options, dict):
             raise ConfigError(f"{path}: {where}: expected a table with min_impact and min_pct")
-        _known(options, ("min_impact", "min_pct"), path, f"{where}.")
+        _known(options, ("min_impact", "min_pct", "min_daily_impact"), path, f"{where}.")
         default = DEFAULT_THRESHOLDS[dimension]
+        daily = options.get("min_daily_impact")
         thresholds[dimension] = Threshold(
             _number(options.get("min_impact", default.min_impact), float, 0, 1e12, path,
                     f"{where}.min_impact"),
             _number(options.get("min_pct", default.min_pct), float, 0, 1e6, path,
                     f"{where}.min_pct"),
+            None if daily is None else _number(daily, float, 0, 1e12, path,
+                                               f"{where}.min_daily_impact"),
         )  # fmt: skip
     values["thresholds"] = MappingProxyType(thresholds)
 
