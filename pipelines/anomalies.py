@@ -437,6 +437,7 @@ def _trends(
             & (growth >= settings.trend_min_pct)
             & (extra >= threshold.min_impact)
             & (extra / 30 >= threshold.daily)
+            & (end_level - level >= threshold.daily)
         )
         for first_window, last_window in _runs(fire):
             # The leak starts where the fitted line leaves the level before the window.
@@ -597,26 +598,90 @@ def deduplicate(
             continue
         overlaps = [(cluster, _overlap(candidate, cluster)) for cluster in clusters]
         contained = [(c, ov) for c, ov in overlaps if ov > 0 and ov >= 0.5 * c.weight]
-        together = [(c, ov) for c, ov in contained if abs(c.start - candidate.first) <= 1]
-        inside = [(c, ov) for c, ov in overlaps if ov >= 0.5 * weight]
-        if together and sum(ov for _c, ov in together) >= 0.5 * weight:
-            clusters = _merge(clusters, [c for c, _ov in together], candidate)
+        # Anomalies this candidate joins into one: those that started with it, and those whose
+        # main resource carries a fifth of its change (one event cut into several runs).
+        shares = _resource_shares(candidate.footprint, resource_of) if resource_of else {}
+        joined = [
+            (c, ov)
+            for c, ov in contained
+            if abs(c.start - candidate.first) <= 1
+            or (resource_of and shares.get(_main_resource(c.footprint, resource_of), 0) >= 0.2)
+        ]
+        # Anomalies that hold most of this candidate's change, with its main resource among theirs.
+        main = _main_resource(candidate.footprint, resource_of) if resource_of else None
+        inside = [
+            (c, ov)
+            for c, ov in overlaps
+            if ov >= 0.5 * weight
+            and (main is None or _resource_shares(c.footprint, resource_of).get(main, 0) >= 0.2)
+        ]
+        if joined and sum(ov for _c, ov in joined) >= 0.5 * weight:
+            clusters = _merge(clusters, [c for c, _ov in joined], candidate)
         elif inside:
             max(inside, key=lambda item: item[1])[0].members.append(candidate)
         elif sum(ov for _c, ov in contained) >= 0.5 * weight:
             continue  # a coarser series that several anomalies found already explain
         else:
-            joined = [c for c, _ov in together]
-            if resource_of is not None:
-                shares = _resource_shares(candidate.footprint, resource_of)
-                joined += [
-                    c
-                    for c, _ov in contained
-                    if c not in joined
-                    and shares.get(_main_resource(c.footprint, resource_of), 0) >= 0.2
-                ]
-            clusters = _merge(clusters, joined, candidate)
+            clusters = _merge(clusters, [c for c, _ov in joined], candidate)
     return clusters
+
+
+def _join_related(clusters: list[Cluster], cube: Cube, line_base: Baseline) -> list[Cluster]:
+    """Join an anomaly to the one before it when the same resource stayed up in between.
+
+    A new resource that keeps running alerts until the baseline learns it; a dip below the
+    thresholds for a few days (a weekend) and a new run of anomalous days after it is the same
+    anomaly going on, not a new one. Two spikes with a return to normal between them stay two.
+    Anomalies that start together (within a day) and that one account's one service carries
+    (80% of each) are one too: a service that jumps in two regions.
+    """
+    keys = [line["resource"] or f"{line['account']}|{line['region']}|{line['usage_type']}"
+            for line in cube.lines]  # fmt: skip
+    ordered = sorted(clusters, key=lambda c: c.first)
+    kept: list[Cluster] = []
+    for cluster in ordered:
+        owner = _owner(cluster, cube)
+        twin = next(
+            (
+                c
+                for c in kept
+                if abs(c.start - cluster.start) <= 1 and owner and _owner(c, cube) == owner
+            ),
+            None,
+        )
+        if twin is not None:  # one service of one account, seen in two regions or tags
+            twin.members.extend(cluster.members)
+            continue
+        main = _main_resource(cluster.footprint, keys)
+        rows = [row for row, key in enumerate(keys) if key == main]
+        previous = next(
+            (
+                c
+                for c in reversed(kept)
+                if 0 < cluster.first - c.last <= 7 and _main_resource(c.footprint, keys) == main
+            ),
+            None,
+        )
+        if previous is not None:
+            before = line_base.expected[rows, previous.first].sum()
+            gap = cube.cost[rows, previous.last + 1 : cluster.first].sum(axis=0)
+            if (gap > 1.2 * before).all():
+                previous.members.extend(cluster.members)
+                continue
+        kept.append(cluster)
+    return kept
+
+
+def _owner(cluster: Cluster, cube: Cube) -> tuple[str, str] | None:
+    """The account and service that carry 80% of the cluster's change, if one pair does."""
+    totals: dict[tuple[str, str], float] = {}
+    for row, value in cluster.footprint.items():
+        key = (cube.lines[row]["account"], cube.lines[row]["service"])
+        totals[key] = totals.get(key, 0.0) + value
+    best = max(totals, key=totals.__getitem__, default=None)
+    if best is None or totals[best] < 0.8 * sum(totals.values()):
+        return None
+    return best
 
 
 def _resource_shares(footprint: dict[int, float], resource_of: Sequence[str]) -> dict[str, float]:
@@ -719,7 +784,7 @@ def detect(
                 line["resource"] or f"{line['account']}|{line['region']}|{line['usage_type']}"
                 for line in cube.lines
             ]
-            clusters = deduplicate(candidates, resource_of)
+            clusters = _join_related(deduplicate(candidates, resource_of), cube, line_base)
         else:
             clusters = [Cluster([c]) for c in candidates if c.weight > 0]
         for cluster in clusters:

@@ -686,25 +686,28 @@ def anomalies_command(
 
 def _print_anomalies(anomalies: list, series: int, days: int) -> None:
     table = Table(title=f"Cost anomalies ({series:,} series over {days} days scanned)")
-    for column in ("days", "kind", "where", "expected", "actual", "impact", "top causes"):
-        table.add_column(column, justify="right" if column in ("expected", "actual", "impact")
-                         else "left")  # fmt: skip
+    table.add_column("first day", no_wrap=True)
+    table.add_column("days", justify="right")
+    table.add_column("kind")
+    table.add_column("where")
+    table.add_column("impact", justify="right")
+    table.add_column("top causes")
     for anomaly in anomalies:
-        causes = ", ".join(
+        causes = "\n".join(
             f"{cause['dimension']} {cause['value']} {cause['share']:.0%}"
-            for cause in anomaly.root_cause[:3]
+            for cause in anomaly.root_cause
+            if cause["dimension"] in ("resource", "usage_type", "account")
         )
-        impact = f"+{anomaly.impact:,.2f}"
+        impact = f"+{anomaly.impact:,.2f} {anomaly.currency}"
         if anomaly.impact_pct is not None:
             impact += f" ({anomaly.impact_pct:+.0%})"
         if anomaly.projected_monthly_cost:
             impact += f"\n{anomaly.projected_monthly_cost:,.0f}/month projected"
         table.add_row(
-            f"{anomaly.first_day}..{anomaly.last_day}",
+            str(anomaly.first_day),
+            str((anomaly.last_day - anomaly.first_day).days + 1),
             anomaly.kind,
             escape(f"{anomaly.dimension} {anomaly.dimension_value}"),
-            f"{anomaly.expected_cost:,.2f} {anomaly.currency}",
-            f"{anomaly.actual_cost:,.2f}",
             impact,
             escape(causes),
         )

@@ -56,7 +56,14 @@ _COSTS = (
     "pricing_public_on_demand_cost",
     "line_item_usage_amount",
 )
-_NEW_REGION = ("ap-southeast-2", "APS2", "ap-southeast-2a")
+_INJECTED_REGIONS: set[str] = set()
+#: Regions a new-region anomaly may use (the first the data does not have): code, usage type
+#: prefix, availability zone.
+_NEW_REGIONS = (
+    ("sa-east-1", "SAE1", "sa-east-1a"),
+    ("ap-northeast-3", "APN3", "ap-northeast-3a"),
+    ("me-central-1", "MEC1", "me-central-1a"),
+)
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,7 @@ def inject(warehouse: Path, *, seed: int, count: int = 6, write_labels: bool = T
     starts = _starts(rng, len(day_list), count)
     kinds = [KINDS[(position + seed) % len(KINDS)] for position in range(count)]
     labels, pieces = [], []
+    _INJECTED_REGIONS.clear()
     taken = np.zeros(table.num_rows, dtype=bool)  # lines already changed: one anomaly each
     for which, start in zip(kinds, starts, strict=True):
         made = _make(
@@ -192,11 +200,14 @@ def _make(which, start, rng, table, days, day_list, usage, resource, cost, total
         rows = _untag(rows)
         region = None
         if which == "new_region":
-            region = _NEW_REGION[0]
-            rows = _set(rows, "product_region_code", _NEW_REGION[0])
-            rows = _set(rows, "line_item_availability_zone", _NEW_REGION[2])
+            used = set(table["product_region_code"].to_pylist()) | _INJECTED_REGIONS
+            code, prefix, zone = next(r for r in _NEW_REGIONS if r[0] not in used)
+            _INJECTED_REGIONS.add(code)
+            region = code
+            rows = _set(rows, "product_region_code", code)
+            rows = _set(rows, "line_item_availability_zone", zone)
             usage_types = [
-                f"{_NEW_REGION[1]}-{value.split('-', 1)[-1] if '-' in value else value}"
+                f"{prefix}-{value.split('-', 1)[-1] if '-' in value else value}"
                 for value in rows["line_item_usage_type"].to_pylist()
             ]
             rows = rows.set_column(
@@ -224,7 +235,7 @@ def _make(which, start, rng, table, days, day_list, usage, resource, cost, total
     accounts = table["line_item_usage_account_id"].to_numpy(zero_copy_only=False)
     usage_types = table["line_item_usage_type"].to_numpy(zero_copy_only=False)
     group = np.char.add(accounts.astype(str), np.char.add("|", usage_types.astype(str)))
-    choice = _steady(rng, group, usage, days, day_list, cost, span, total, 0.08)
+    choice = _steady(rng, group, usage, days, day_list, cost, span, total, 0.12)
     if choice is None:
         return None
     mask = usage & (group == choice)
