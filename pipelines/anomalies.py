@@ -67,6 +67,7 @@ import json
 import logging
 import os
 import uuid
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -238,8 +239,16 @@ def weekend_mask(days: np.ndarray) -> np.ndarray:
     return weekday >= 5
 
 
-def baseline(series: np.ndarray, days: np.ndarray, settings: AnomalySettings) -> Baseline:
-    """The robust weekly baseline of every row of ``series`` (rows x days), for every day."""
+def baseline(
+    series: np.ndarray, days: np.ndarray, settings: AnomalySettings, *, since_start: bool = True
+) -> Baseline:
+    """The robust weekly baseline of every row of ``series`` (rows x days), for every day.
+
+    Args:
+        since_start: use only the days since each row's first cost (the series scanned);
+            ``False`` for the lines whose change makes the root cause, where a new line's
+            history of zeros is what it changed from.
+    """
     rows, count = series.shape
     expected = np.zeros((rows, count))
     scale = np.full((rows, count), np.inf)
@@ -250,18 +259,27 @@ def baseline(series: np.ndarray, days: np.ndarray, settings: AnomalySettings) ->
     weekend = weekend_mask(days)
     started = np.where((series != 0).any(axis=1), (series != 0).argmax(axis=1), count)
     lookback = settings.lookback_days
+    # A series is compared with its own days only: the zeros before a resource started are
+    # not its history (they stay in the lines' baselines, where they make the root cause).
+    if since_start:
+        series = np.where(np.arange(count)[None, :] >= started[:, None], series, np.nan)
     for t in range(1, count):
         window = np.arange(max(0, t - lookback), t)
         same = window[weekend[window] == weekend[t]]
         if len(same) < 3:
             continue
-        values = series[:, same]
-        median = np.median(values, axis=1)
-        weekly = series[:, [t - 7 * k for k in range(1, 5) if t - 7 * k >= 0]]
-        weekly_median = np.median(weekly, axis=1) if weekly.shape[1] >= 3 else median
-        expected[:, t] = np.maximum(median, weekly_median)
-        mad = np.median(np.abs(values - median[:, None]), axis=1)
-        scale[:, t] = np.maximum.reduce([1.4826 * mad, 0.05 * expected[:, t], np.full(rows, 0.01)])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: not started yet
+            values = series[:, same]
+            median = np.nanmedian(values, axis=1)
+            weekly = series[:, [t - 7 * k for k in range(1, 5) if t - 7 * k >= 0]]
+            weekly_median = np.nanmedian(weekly, axis=1) if weekly.shape[1] >= 3 else median
+            mad = np.nanmedian(np.abs(values - median[:, None]), axis=1)
+        median = np.nan_to_num(median)
+        expected[:, t] = np.maximum(median, np.nan_to_num(weekly_median))
+        scale[:, t] = np.maximum.reduce(
+            [1.4826 * np.nan_to_num(mad), 0.05 * expected[:, t], np.full(rows, 0.01)]
+        )
         ok[:, t] = (t - started) >= settings.min_history_days
     return Baseline(expected, scale, ok)
 
@@ -768,7 +786,7 @@ def detect(
         series = build_series(cube, tag_dimensions, settings.top_resources)
         values = np.stack([cube.cost[one.rows].sum(axis=0) for one in series])
         base = baseline(values, cube.days, settings)
-        line_base = baseline(cube.cost, cube.days, settings)
+        line_base = baseline(cube.cost, cube.days, settings, since_start=False)
         candidates = (finder or find_candidates)(series, values, cube.days, base, settings)
         for candidate in candidates:
             candidate.contributions = _contributions(candidate, cube, line_base)
