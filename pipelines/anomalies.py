@@ -36,7 +36,8 @@ The baseline, per series and day ``t``:
       that burns money or a region that appears is found.
     Only increases alert: a drop (a resource that ended) never does.
 
-Trends (leaks): over the last ``trend_window_days`` days, the weekend-adjusted series rises
+Trends (leaks), in services, usage types and resources: over the last ``trend_window_days``
+days, the weekend-adjusted series rises
 steadily (Kendall's tau >= 0.6, Theil-Sen slope > 0), gradually (no single day carries half of
 the rise: a step is a spike, not a leak), by at least ``trend_min_pct`` over its level in the
 two weeks before, and the projected extra cost over the next 30 days passes ``min_impact``.
@@ -49,8 +50,10 @@ De-duplication: the same jump is seen in the total, its account, region, service
 and resources. Candidates are compared by the lines that carry their impact: a candidate whose
 impact mostly lies in an anomaly already found is one more view of it; a coarser series whose
 impact is spread over several anomalies found already adds nothing; anomalies that start on the
-same day (within a day) and that one coarser series explains are one anomaly. Each anomaly is
-reported on its most specific series that still holds at least 85% of the largest impact.
+same day (within a day), or have the same main resource, and that one coarser series explains
+are one anomaly. Each anomaly is reported on its most specific series that holds 85% of the
+change of its most specific members (so a jump of two instances of one usage type is told on
+the usage type, with both instances in its root cause).
 
 Notes:
     Amounts are never added across currencies: each currency is scanned on its own.
@@ -101,6 +104,10 @@ _SPECIFICITY = {
     "usage_type": 4,
     "resource": 5,
 }
+#: Leaks are looked for where they happen: a service, a usage type, a resource. Coarser series
+#: rise slowly for many unrelated reasons (a fleet that grows), and would tie unrelated changes
+#: into one trend; a leak shows in them only through these.
+TREND_DIMENSIONS = ("service", "usage_type", "resource")
 #: Days of context before an anomaly in anomaly_days (the chart's series).
 CONTEXT_DAYS = 14
 
@@ -422,6 +429,8 @@ def _trends(
     started = np.where((values != 0).any(axis=1), (values != 0).argmax(axis=1), count)
     found = []
     for index, one in enumerate(series):
+        if one.dimension not in TREND_DIMENSIONS:
+            continue
         threshold = settings.threshold(one.dimension)
         y = adjusted[index]
         windows = np.lib.stride_tricks.sliding_window_view(y, window)  # (count-window+1, window)
@@ -553,6 +562,18 @@ class Cluster:
         return merged
 
     @property
+    def core_footprint(self) -> dict[int, float]:
+        """The footprint of its most specific members: what the anomaly is about, without the
+        unrelated changes that its coarser series (the total) also carry."""
+        top = max(member.specificity for member in self.members)
+        merged: dict[int, float] = {}
+        for member in self.members:
+            if member.specificity == top:
+                for row, value in member.footprint.items():
+                    merged[row] = max(merged.get(row, 0.0), value)
+        return merged
+
+    @property
     def first(self) -> int:
         return min(member.first for member in self.members)
 
@@ -580,9 +601,18 @@ class Cluster:
         return first.kind
 
     def representative(self) -> Candidate:
-        largest = max(member.impact for member in self.members)
+        """The most specific member that holds 85% of the anomaly's core change."""
+        core = self.core_footprint
+        total = sum(core.values())
         pool = [m for m in self.members if m.kind == self.kind]
-        strong = [m for m in pool if m.impact >= 0.85 * largest] or pool
+
+        def held(member: Candidate) -> float:
+            mine = member.footprint
+            return sum(min(value, mine.get(row, 0.0)) for row, value in core.items())
+
+        strong = [m for m in pool if held(m) >= 0.85 * total]
+        if not strong:
+            return max(pool, key=lambda m: (held(m), m.specificity))
         return max(strong, key=lambda m: (m.specificity, m.impact))
 
 
@@ -605,8 +635,8 @@ def deduplicate(
 
     Args:
         resource_of: the resource (or another key for lines without one) of each cube line:
-            an anomaly found already whose main resource carries a fifth of a coarser
-            candidate's change is merged into it, even when they started on different days.
+            an anomaly found already whose main resource is a coarser candidate's main resource
+            is merged into it, even when they started on different days.
     """
     clusters: list[Cluster] = []
     ordered = sorted(candidates, key=lambda c: (-c.specificity, -c.impact))
@@ -616,17 +646,16 @@ def deduplicate(
             continue
         overlaps = [(cluster, _overlap(candidate, cluster)) for cluster in clusters]
         contained = [(c, ov) for c, ov in overlaps if ov > 0 and ov >= 0.5 * c.weight]
-        # Anomalies this candidate joins into one: those that started with it, and those whose
-        # main resource carries a fifth of its change (one event cut into several runs).
-        shares = _resource_shares(candidate.footprint, resource_of) if resource_of else {}
+        # Anomalies this candidate joins into one: those that started with it, and those with
+        # the same main resource (one event cut into several runs of days).
+        main = _main_resource(candidate.footprint, resource_of) if resource_of else None
         joined = [
             (c, ov)
             for c, ov in contained
             if abs(c.start - candidate.first) <= 1
-            or (resource_of and shares.get(_main_resource(c.footprint, resource_of), 0) >= 0.2)
+            or (main is not None and _main_resource(c.core_footprint, resource_of) == main)
         ]
         # Anomalies that hold most of this candidate's change, with its main resource among theirs.
-        main = _main_resource(candidate.footprint, resource_of) if resource_of else None
         inside = [
             (c, ov)
             for c, ov in overlaps
@@ -670,13 +699,14 @@ def _join_related(clusters: list[Cluster], cube: Cube, line_base: Baseline) -> l
         if twin is not None:  # one service of one account, seen in two regions or tags
             twin.members.extend(cluster.members)
             continue
-        main = _main_resource(cluster.footprint, keys)
+        main = _main_resource(cluster.core_footprint, keys)
         rows = [row for row, key in enumerate(keys) if key == main]
         previous = next(
             (
                 c
                 for c in reversed(kept)
-                if 0 < cluster.first - c.last <= 7 and _main_resource(c.footprint, keys) == main
+                if 0 < cluster.first - c.last <= 7
+                and _main_resource(c.core_footprint, keys) == main
             ),
             None,
         )
@@ -693,7 +723,7 @@ def _join_related(clusters: list[Cluster], cube: Cube, line_base: Baseline) -> l
 def _owner(cluster: Cluster, cube: Cube) -> tuple[str, str] | None:
     """The account and service that carry 80% of the cluster's change, if one pair does."""
     totals: dict[tuple[str, str], float] = {}
-    for row, value in cluster.footprint.items():
+    for row, value in cluster.core_footprint.items():
         key = (cube.lines[row]["account"], cube.lines[row]["service"])
         totals[key] = totals.get(key, 0.0) + value
     best = max(totals, key=totals.__getitem__, default=None)

@@ -12,7 +12,8 @@ Kinds (``KINDS``), each at a random start day after four weeks of history:
 - ``new_resource``: a new untagged resource (copies of an existing one's lines) that burns
   15-30% of the day's total, for 5-12 days;
 - ``leak``: one resource's cost grows 6-10% a day for 18-28 days (then it is fixed);
-- ``usage_type_doubles``: one usage type of one account costs twice as much until the end;
+- ``usage_type_doubles``: one usage type of one account (at least 10% of the day's total) runs
+  twice as much until the end, the extra billed on demand;
 - ``new_region``: a resource in a region the organisation never used, 15-30% of the day's total,
   until the end.
 
@@ -23,7 +24,8 @@ Example::
 Notes:
     The run log's invoice totals (``_runs``) are not changed, so ``finops build``'s
     reconciliation check reports the injected months; the benchmark ignores that check.
-    Only on-demand ``Usage`` lines are copied, so amortized and unblended cost rise alike.
+    Only on-demand ``Usage`` lines are copied (and, for a usage type that doubles, covered
+    lines turned into on-demand ones), so amortized and unblended cost rise alike.
 """
 
 from __future__ import annotations
@@ -114,9 +116,12 @@ def inject(warehouse: Path, *, seed: int, count: int = 6, write_labels: bool = T
     _INJECTED_REGIONS.clear()
     taken = np.zeros(table.num_rows, dtype=bool)  # lines already changed: one anomaly each
     for which, start in zip(kinds, starts, strict=True):
-        made = _make(
-            which, start, rng, table, days, day_list, usage & ~taken, resource, cost, total
-        )
+        if which == "usage_type_doubles":
+            made = _doubles(start, rng, table, days, day_list, kind, ~taken, total)
+        else:
+            made = _make(
+                which, start, rng, table, days, day_list, usage & ~taken, resource, cost, total
+            )
         if made is None:
             continue
         label, rows, mask = made
@@ -230,18 +235,41 @@ def _make(which, start, rng, table, days, day_list, usage, resource, cost, total
         rows = _scaled(table, mask, days, day_list, cost, targets)
         return _label(which, table, mask, span, day_list, rows, choice, None), rows, mask
 
-    # usage_type_doubles
-    span = range(start, n)
+    raise ValueError(f"unknown anomaly kind {which!r}")
+
+
+def _doubles(start, rng, table, days, day_list, kind, free, total):
+    """One usage type of one account runs twice as much from ``start`` to the end. The extra
+    usage is billed on demand (commitments are spent already), whatever covered the usual."""
+    span = range(start, len(day_list))
+    on_demand = np.nan_to_num(
+        table["pricing_public_on_demand_cost"].to_numpy(zero_copy_only=False).astype(float)
+    )
+    usage = np.isin(kind, ["Usage", "DiscountedUsage", "SavingsPlanCoveredUsage"])
+    usage &= free & (on_demand > 0)
     accounts = table["line_item_usage_account_id"].to_numpy(zero_copy_only=False)
     usage_types = table["line_item_usage_type"].to_numpy(zero_copy_only=False)
     group = np.char.add(accounts.astype(str), np.char.add("|", usage_types.astype(str)))
-    choice = _steady(rng, group, usage, days, day_list, cost, span, total, 0.12)
+    choice = _steady(rng, group, usage, days, day_list, on_demand, span, total, 0.1)
     if choice is None:
         return None
     mask = usage & (group == choice)
-    own = _daily(days[mask], cost[mask], day_list)
-    rows = _scaled(table, mask, days, day_list, cost, {t: own[t] for t in span})
-    return _label(which, table, mask, span, day_list, rows, None, None), rows, mask
+    own = _daily(days[mask], on_demand[mask], day_list)
+    rows = _scaled(table, mask, days, day_list, on_demand, {t: own[t] for t in span})
+    price = rows["pricing_public_on_demand_cost"].to_pylist()
+    for name in (
+        "line_item_unblended_cost",
+        "line_item_blended_cost",
+        "line_item_net_unblended_cost",
+    ):
+        rows = _set(rows, name, price)
+    rows = _set(rows, "line_item_line_item_type", "Usage")
+    rows = _set(rows, "pricing_term", "OnDemand")
+    for name in ("reservation_reservation_a_r_n", "savings_plan_savings_plan_a_r_n"):
+        rows = _set(rows, name, None)
+    for name in ("reservation_effective_cost", "savings_plan_savings_plan_effective_cost"):
+        rows = _set(rows, name, 0.0)
+    return _label("usage_type_doubles", table, mask, span, day_list, rows, None, None), rows, mask
 
 
 def _steady(rng, keys, usage, days, day_list, cost, span, total, min_share):
@@ -256,7 +284,7 @@ def _steady(rng, keys, usage, days, day_list, cost, span, total, min_share):
         own = np.zeros(len(day_list))
         np.add.at(own, offsets[mask], cost[mask])
         present = own[list(window)]
-        steady = (present > 0).mean() >= 0.9 and (own[list(span)] > 0).all()
+        steady = (present > 0).mean() >= 0.9 and (own[list(span)] > 0).mean() >= 0.9
         if steady and present.mean() >= min_share * total[list(window)].mean():
             candidates.append(key)
     if not candidates:
