@@ -12,7 +12,7 @@ Kinds (``KINDS``), each at a random start day after four weeks of history:
 - ``new_resource``: a new untagged resource (copies of an existing one's lines) that burns
   15-30% of the day's total, for 5-12 days;
 - ``leak``: one resource's cost grows 6-10% a day for 18-28 days (then it is fixed);
-- ``usage_type_doubles``: one usage type of one account (at least 10% of the day's total) runs
+- ``usage_type_doubles``: one usage type of one account (at least 15% of the day's total) runs
   twice as much until the end, the extra billed on demand;
 - ``new_region``: a resource in a region the organisation never used, 15-30% of the day's total,
   until the end.
@@ -112,6 +112,8 @@ def inject(warehouse: Path, *, seed: int, count: int = 6, write_labels: bool = T
 
     starts = _starts(rng, len(day_list), count)
     kinds = [KINDS[(position + seed) % len(KINDS)] for position in range(count)]
+    # Leaks take the earliest starts: one needs a few weeks to grow before the data ends.
+    kinds.sort(key=lambda which: which != "leak")
     labels, pieces = [], []
     _INJECTED_REGIONS.clear()
     taken = np.zeros(table.num_rows, dtype=bool)  # lines already changed: one anomaly each
@@ -250,7 +252,7 @@ def _doubles(start, rng, table, days, day_list, kind, free, total):
     accounts = table["line_item_usage_account_id"].to_numpy(zero_copy_only=False)
     usage_types = table["line_item_usage_type"].to_numpy(zero_copy_only=False)
     group = np.char.add(accounts.astype(str), np.char.add("|", usage_types.astype(str)))
-    choice = _steady(rng, group, usage, days, day_list, on_demand, span, total, 0.1)
+    choice = _steady(rng, group, usage, days, day_list, on_demand, span, total, 0.15)
     if choice is None:
         return None
     mask = usage & (group == choice)
