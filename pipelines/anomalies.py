@@ -678,7 +678,8 @@ def _join_related(clusters: list[Cluster], cube: Cube, line_base: Baseline) -> l
 
     A new resource that keeps running alerts until the baseline learns it; a dip below the
     thresholds for a few days (a weekend) and a new run of anomalous days after it is the same
-    anomaly going on, not a new one. Two spikes with a return to normal between them stay two.
+    anomaly going on, not a new one (a resource that runs on weekdays only is still up when it
+    runs between the two). Two spikes with a return to normal between them stay two.
     Anomalies that start together (within a day) and that one account's one service carries
     (80% of each) are one too: a service that jumps in two regions.
     """
@@ -713,7 +714,7 @@ def _join_related(clusters: list[Cluster], cube: Cube, line_base: Baseline) -> l
         if previous is not None:
             before = line_base.expected[rows, previous.first].sum()
             gap = cube.cost[rows, previous.last + 1 : cluster.first].sum(axis=0)
-            if (gap > 1.2 * before).all():
+            if gap.size and gap.max() > 1.2 * before + 0.01:
                 previous.members.extend(cluster.members)
                 continue
         kept.append(cluster)
