@@ -167,7 +167,7 @@ def run_seed(seed: int, args, root: Path) -> dict[str, dict]:
 
 def score(runs: list[dict]) -> dict:
     alerts = true_alerts = duplicates = labels_total = labels_found = causes_right = 0
-    delays, per_kind = [], defaultdict(lambda: [0, 0])
+    delays, per_kind, kind_delays = [], defaultdict(lambda: [0, 0]), defaultdict(list)
     seconds = 0.0
     for run in runs:
         seconds += run["seconds"]
@@ -190,7 +190,9 @@ def score(runs: list[dict]) -> dict:
             if found:
                 labels_found += 1
                 per_kind[label.kind][0] += 1
-                delays.append((min(a.detected_on for a in found) - label.first_day).days)
+                delay = (min(a.detected_on for a in found) - label.first_day).days
+                delays.append(delay)
+                kind_delays[label.kind].append(delay)
     precision = true_alerts / alerts if alerts else 0.0
     recall = labels_found / labels_total if labels_total else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
@@ -203,7 +205,12 @@ def score(runs: list[dict]) -> dict:
         "f1": f1,
         "delay": statistics.median(delays) if delays else float("nan"),
         "cause": causes_right / true_alerts if true_alerts else 0.0,
-        "per_kind": {kind: f"{found}/{total}" for kind, (found, total) in sorted(per_kind.items())},
+        "per_kind": {
+            kind: f"{found}/{total}, median delay {statistics.median(kind_delays[kind]):g} d"
+            if kind_delays[kind]
+            else f"{found}/{total}"
+            for kind, (found, total) in sorted(per_kind.items())
+        },
         "seconds": seconds,
     }
 
