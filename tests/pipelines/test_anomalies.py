@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from pipelines.anomalies import detect, read_cubes
@@ -184,19 +185,29 @@ CREATE TABLE stg_line_items (
 """
 
 
-def _stg(rows):
-    connection = duckdb.connect()
+def _stg(rows, connection=None):
+    """stg_line_items with only the columns the detector reads, one row per ``rows`` entry."""
+    connection = connection or duckdb.connect()
     connection.execute(STG)
-    connection.executemany(
-        "INSERT INTO stg_line_items VALUES (?, ?, ?, ?, ?, ?, MAP {'team': 'web'}, "
-        "CAST(? AS DATE), ?, ?, ?, ?)",
-        [
-            (currency, ACCOUNT_A, service, "eu-west-1", usage_type, resource, start, start, end,
-             category, cost)
-            for currency, service, usage_type, resource, start, end, category, cost in rows
-        ],
-    )  # fmt: skip
+    insert_rows(connection, rows)
     return connection
+
+
+def insert_rows(connection, rows):
+    names = ("currency", "service", "usage_type", "resource_id", "starts", "ends", "category")
+    table = pa.table(
+        {
+            **{name: [row[i] for row in rows] for i, name in enumerate(names)},
+            "cost": pa.array([row[7] for row in rows], pa.float64()),
+        }
+    )
+    connection.register("new_rows", table)
+    connection.execute(
+        f"INSERT INTO stg_line_items SELECT currency, '{ACCOUNT_A}', service, 'eu-west-1', "
+        "usage_type, resource_id, MAP {'team': 'web'}, CAST(starts AS DATE), starts, ends, "
+        "category, cost FROM new_rows"
+    )
+    connection.unregister("new_rows")
 
 
 def _hourly(first: datetime, days: int, per_day: float, **fields):

@@ -17,7 +17,7 @@ from pipelines.errors import ConfigError
 from pipelines.ingest import ingest
 from pipelines.models import build
 from tests.conftest import DEMO
-from tests.pipelines.test_anomalies import STG, _hourly
+from tests.pipelines.test_anomalies import STG, _hourly, insert_rows
 from tests.sample_warehouse import sample_warehouse
 
 runner = CliRunner()
@@ -33,14 +33,7 @@ def warehouse(tmp_path: Path) -> Path:
         connection.execute(STG)
         rows = _hourly(datetime(2026, 5, 1), 60, 100.0)
         rows += _hourly(datetime(2026, 6, 17), 1, 480.0)
-        connection.executemany(
-            "INSERT INTO stg_line_items VALUES (?, '111111111111', ?, 'eu-west-1', ?, ?, "
-            "MAP {'team': 'web'}, CAST(? AS DATE), ?, ?, ?, ?)",
-            [
-                (c, s, u, r, start, start, end, cat, cost)
-                for c, s, u, r, start, end, cat, cost in rows
-            ],
-        )
+        insert_rows(connection, rows)
     return folder
 
 
