@@ -9,6 +9,8 @@
 -- happened that day, so they would make every month boundary look like a spike; they are left
 -- out. A usage line whose interval is longer than a day (a monthly usage charge such as a hosted
 -- zone) is spread evenly over the days it covers instead of landing on the month's first day.
+-- Missing: the purchases left out are not compared month over month yet, so a new monthly
+-- subscription or a larger RI fee does not alert (it shows in the summary's month totals).
 WITH usage AS (
     SELECT
         currency,
