@@ -12,7 +12,7 @@ Kinds (``KINDS``), each at a random start day after four weeks of history:
 - ``new_resource``: a new untagged resource (copies of an existing one's lines) that burns
   15-30% of the day's total, for 5-12 days;
 - ``leak``: one resource's cost grows 6-10% a day for 18-28 days (then it is fixed);
-- ``usage_type_doubles``: one usage type of one account (at least 15% of the day's total) runs
+- ``usage_type_doubles``: one usage type (at least 15% of the day's total, in all accounts) runs
   twice as much until the end, the extra billed on demand;
 - ``new_region``: a resource in a region the organisation never used, 15-30% of the day's total,
   until the end.
@@ -241,7 +241,7 @@ def _make(which, start, rng, table, days, day_list, usage, resource, cost, total
 
 
 def _doubles(start, rng, table, days, day_list, kind, free, total):
-    """One usage type of one account runs twice as much from ``start`` to the end. The extra
+    """One usage type runs twice as much from ``start`` to the end, in every account. The extra
     usage is billed on demand (commitments are spent already), whatever covered the usual."""
     span = range(start, len(day_list))
     on_demand = np.nan_to_num(
@@ -249,9 +249,7 @@ def _doubles(start, rng, table, days, day_list, kind, free, total):
     )
     usage = np.isin(kind, ["Usage", "DiscountedUsage", "SavingsPlanCoveredUsage"])
     usage &= free & (on_demand > 0)
-    accounts = table["line_item_usage_account_id"].to_numpy(zero_copy_only=False)
-    usage_types = table["line_item_usage_type"].to_numpy(zero_copy_only=False)
-    group = np.char.add(accounts.astype(str), np.char.add("|", usage_types.astype(str)))
+    group = table["line_item_usage_type"].to_numpy(zero_copy_only=False).astype(str)
     choice = _steady(rng, group, usage, days, day_list, on_demand, span, total, 0.15)
     if choice is None:
         return None
