@@ -670,6 +670,112 @@ def report_command(
     )
 
 
+# --- anomalies (pipelines/anomalies.py) -------------------------------------------------------
+
+
+@app.command("anomalies")
+def anomalies_command(
+    warehouse: ExistingWarehouseOption = Path("warehouse"),
+    config: ConfigOption = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Only anomalies going on on or after this day (YYYY-MM-DD)."),
+    ] = None,
+    measure: Annotated[
+        str | None,
+        typer.Option(help="Cost column: amortized_cost (default), unblended_cost, net_*, ..."),
+    ] = None,
+    output: Annotated[
+        str, typer.Option("--format", help="table (for people) or json (for alerting).")
+    ] = "table",
+    notify: Annotated[
+        bool, typer.Option("--notify", help="Publish anomalies not sent before (SNS/webhook).")
+    ] = False,
+    sns_topic_arn: Annotated[
+        str | None, typer.Option(help="SNS topic for --notify (else [anomalies.notify]).")
+    ] = None,
+    webhook_url: Annotated[
+        str | None, typer.Option(help="Slack-style webhook for --notify (else finops.toml).")
+    ] = None,
+) -> None:
+    """Find cost anomalies (spikes and leaks) in the daily usage cost, with their root cause.
+
+    Scans the total, each account, region, tag value, service, usage type and the largest resources of finops.duckdb (run `finops build` first); writes warehouse/anomalies/*.parquet and the views anomalies and anomaly_days. Thresholds per dimension: [anomalies] in finops.toml.
+    """  # noqa: E501 - typer re-wraps help text; a hard break would show mid-sentence
+    import json
+    from datetime import date
+
+    from pipelines.anomalies import as_json, detect_warehouse, since_filter
+
+    if output not in ("table", "json"):
+        raise typer.BadParameter(f"{output!r} is not table or json", param_hint="--format")
+    try:
+        since_day = date.fromisoformat(since) if since else None
+    except ValueError:
+        message = f"{since!r} is not a date YYYY-MM-DD"
+        raise typer.BadParameter(message, param_hint="--since") from None
+    with _failures_exit():
+        settings = load_config(config)
+        found = detect_warehouse(
+            warehouse,
+            settings.anomalies,
+            tag_dimensions=[dimension.name for dimension in settings.tag_dimensions],
+            measure=measure,
+        )
+        shown = since_filter(found.anomalies, since_day)
+        if output == "json":
+            typer.echo(json.dumps(as_json(shown), indent=1))
+        else:
+            _print_anomalies(shown, found.series_scanned, found.days_scanned)
+        if notify:
+            from pipelines.anomaly_notify import notify as publish
+
+            result = publish(
+                warehouse,
+                shown,
+                sns_topic_arn=sns_topic_arn or settings.anomalies.sns_topic_arn,
+                webhook_url=webhook_url or settings.anomalies.webhook_url,
+            )
+            errors.print(
+                f"notified {len(result.sent)} new anomalies; "
+                f"{len(result.already_sent)} were sent before",
+                markup=False,
+                highlight=False,
+            )
+
+
+def _print_anomalies(anomalies: list, series: int, days: int) -> None:
+    table = Table(title=f"Cost anomalies ({series:,} series over {days} days scanned)")
+    table.add_column("first day", no_wrap=True)
+    table.add_column("days", justify="right")
+    table.add_column("kind")
+    table.add_column("where")
+    table.add_column("impact", justify="right")
+    table.add_column("top causes")
+    for anomaly in anomalies:
+        causes = "\n".join(
+            f"{cause['dimension']} {cause['value']} {cause['share']:.0%}"
+            for cause in anomaly.root_cause
+            if cause["dimension"] in ("resource", "usage_type", "account")
+        )
+        impact = f"+{anomaly.impact:,.2f} {anomaly.currency}"
+        if anomaly.impact_pct is not None:
+            impact += f" ({anomaly.impact_pct:+.0%})"
+        if anomaly.projected_monthly_cost:
+            impact += f"\n{anomaly.projected_monthly_cost:,.0f}/month projected"
+        table.add_row(
+            str(anomaly.first_day),
+            str((anomaly.last_day - anomaly.first_day).days + 1),
+            anomaly.kind,
+            escape(f"{anomaly.dimension} {anomaly.dimension_value}"),
+            impact,
+            escape(causes),
+        )
+    console.print(table)
+    if not anomalies:
+        console.print("No anomalies.", markup=False)
+
+
 def main() -> None:
     app()
 

@@ -38,7 +38,7 @@ import io
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib.resources import files
 from importlib.util import find_spec
@@ -46,6 +46,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from pipelines.anomaly_config import AnomalySettings, anomaly_settings
 from pipelines.errors import ConfigError, FinopsError
 
 #: Read by ``load_config(None)`` when it exists in the working directory.
@@ -85,7 +86,7 @@ _DIMENSION_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _USER_PREFIX = re.compile(r"^user[:_]")
 _KEY_SEPARATORS = re.compile(r"[-:_ ]")
 
-_TOP_LEVEL_KEYS = ("tags", "business_units", "shared_costs")
+_TOP_LEVEL_KEYS = ("tags", "business_units", "shared_costs", "anomalies")
 _DIMENSION_KEYS = ("keys", "values")
 _SHARED_COST_KEYS = ("method", "rules", "dimensions")
 _RULE_KEYS = ("product_codes", "usage_types", "untagged_accounts", "aws_support")
@@ -216,6 +217,9 @@ class Config:
             ],
         }
 
+    #: The [anomalies] section (pipelines/anomaly_config.py).
+    anomalies: AnomalySettings = field(default_factory=AnomalySettings)
+
     def dimension(self, name: str) -> TagDimension:
         """The tag dimension called ``name``; ``KeyError`` when there is none."""
         for dimension in self.tag_dimensions:
@@ -317,7 +321,8 @@ def _merge(document: dict[str, Any], path: Path) -> Config:
         source=path,
         business_units=MappingProxyType(business_units),
     )
-    return _merge_shared_costs(config, document.get("shared_costs", {}), path)
+    config = _merge_shared_costs(config, document.get("shared_costs", {}), path)
+    return _merge_anomalies(document, path, config)
 
 
 def _business_units(table: Any, path: Path) -> dict[str, str]:
@@ -473,6 +478,12 @@ def _like_pattern(glob: str) -> str:
     """A usage type pattern (``*`` any text, ``?`` one character) as SQL LIKE with ESCAPE '\\'."""
     escaped = glob.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped.replace("*", "%").replace("?", "_")
+
+
+def _merge_anomalies(document: dict[str, Any], path: Path, config: Config) -> Config:
+    if "anomalies" not in document:
+        return config
+    return replace(config, anomalies=anomaly_settings(document["anomalies"], path))
 
 
 def _merge_dimension(

@@ -117,3 +117,9 @@ class IngestFailed(FinopsError):
         self.failures = failures
         lines = [str(failure) for failure in failures]
         super().__init__("\n".join(lines))
+
+
+class NotifyError(FinopsError):
+    """An anomaly alert that could not be published (SNS or webhook); nothing is marked sent."""
+
+    retryable = True

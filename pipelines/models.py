@@ -56,6 +56,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from pipelines.anomalies import create_views as create_anomaly_views
 from pipelines.config import CONFIGURED_SEEDS, Config, queries_folder
 from pipelines.contract import LINE_ITEMS_SCHEMA
 from pipelines.errors import ModelError, WarehouseError
@@ -228,6 +229,8 @@ def _build_locked(
             _create_run_log(connection, warehouse)
             _create_seeds(connection, seed_files, config)
             row_counts = _create_models(connection, models, progress, len(models) + len(checks))
+            # `finops anomalies` results (Parquet under anomalies/), or empty views until then.
+            create_anomaly_views(connection, warehouse)
             failures = _run_checks(
                 connection, checks, progress, len(models), len(models) + len(checks)
             )

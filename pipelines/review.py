@@ -66,6 +66,12 @@ MART_COMMANDS = {
     "recommendations": "finops recommend",
     "carbon_monthly": "finops recommend",
 }
+# Commands that (re)create their views in finops.duckdb themselves.
+SELF_VIEWING = ("finops build", "finops anomalies")
+# `finops build` makes the anomaly views with no rows until `finops anomalies` has written
+# anomalies/anomalies.parquet: until then an empty view means "not run", not "none found".
+ANOMALY_MARTS = ("anomalies", "anomaly_days")
+ANOMALIES_RESULT = Path("anomalies") / "anomalies.parquet"
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +88,9 @@ class MartMissing(WarehouseError):
     def __init__(self, mart: str, database: Path) -> None:
         self.mart = mart
         self.command = MART_COMMANDS.get(mart, "finops build")
-        then_build = "" if self.command == "finops build" else " and then `finops build`"
+        # `finops anomalies` updates its own views; the other commands' marts are views that
+        # `finops build` makes over what they wrote.
+        then_build = "" if self.command in SELF_VIEWING else " and then `finops build`"
         super().__init__(f"{mart} is not in {database}: run `{self.command}`{then_build} first")
 
 
@@ -165,6 +173,8 @@ class Review:
     def has(self, mart: str) -> bool:
         if mart == SHOWBACK:
             mart = "showback_monthly"
+        if mart in ANOMALY_MARTS and not (self.warehouse / ANOMALIES_RESULT).is_file():
+            return False
         return mart in self.columns
 
     def resolve(self, filters: Filters) -> Filters:

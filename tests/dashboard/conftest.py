@@ -41,6 +41,9 @@ def hand_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
     warehouse.mkdir()
     with duckdb.connect(str(warehouse / "finops.duckdb")) as connection:
         connection.execute(FIXTURE_SQL.read_text())
+        # What `finops anomalies` leaves beside its views; the review reads the views.
+        (warehouse / "anomalies").mkdir()
+        connection.execute(f"COPY anomalies TO '{warehouse / 'anomalies' / 'anomalies.parquet'}'")
     return warehouse
 
 
