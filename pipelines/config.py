@@ -47,7 +47,10 @@ _DIMENSION_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _USER_PREFIX = re.compile(r"^user[:_]")
 _KEY_SEPARATORS = re.compile(r"[-:_ ]")
 
-_TOP_LEVEL_KEYS = ("tags",)
+#: finops.toml sections of numeric parameters -> the seed table whose defaults they override.
+PARAMETER_SECTIONS = {"recommendations": "recommendation_parameters", "carbon": "carbon_parameters"}
+
+_TOP_LEVEL_KEYS = ("tags", *PARAMETER_SECTIONS)
 _DIMENSION_KEYS = ("keys", "values")
 
 
@@ -89,6 +92,10 @@ class Config:
         default_factory=lambda: default_tag_dimensions()
     )
     source: Path | None = None
+    #: seed table -> {parameter: value} from finops.toml's [recommendations] and [carbon].
+    parameters: Mapping[str, Mapping[str, float]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     def dimension(self, name: str) -> TagDimension:
         """The tag dimension called ``name``; ``KeyError`` when there is none."""
@@ -180,7 +187,34 @@ def _merge(document: dict[str, Any], path: Path) -> Config:
     dimensions = {dimension.name: dimension for dimension in default_tag_dimensions()}
     for name, options in tags.items():
         dimensions[name] = _merge_dimension(name, options, dimensions.get(name), path)
-    return Config(tag_dimensions=tuple(dimensions.values()), source=path)
+    return Config(
+        tag_dimensions=tuple(dimensions.values()),
+        source=path,
+        parameters=parameter_overrides(document, path),
+    )
+
+
+def parameter_overrides(document: dict[str, Any], path: Path) -> Mapping[str, Mapping[str, float]]:
+    """The ``[recommendations]`` and ``[carbon]`` numbers of finops.toml, by seed table.
+
+    Each key must be a parameter of the seed (``queries/seeds/recommendation_parameters.csv``,
+    ``carbon_parameters.csv``) and each value a number; the build writes them over the defaults.
+    """
+    overrides: dict[str, Mapping[str, float]] = {}
+    for section, seed in PARAMETER_SECTIONS.items():
+        table = document.get(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: {section}: expected a table of parameter = number")
+        known = tuple(row["parameter"] for _line, row in _read_seed_rows(seed))
+        _reject_unknown(table, known, path, prefix=f"{section}.")
+        values = {}
+        for name, value in table.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"{path}: {section}.{name}: {value!r} is not a number")
+            values[name] = float(value)
+        if values:
+            overrides[seed] = MappingProxyType(values)
+    return MappingProxyType(overrides)
 
 
 def _merge_dimension(
@@ -272,6 +306,11 @@ def _seed_dimensions() -> tuple[TagDimension, ...]:
         ordered = tuple(dict.fromkeys(alias for _priority, alias in sorted(aliases)))
         dimensions.append(TagDimension(name, ordered, MappingProxyType(values.get(name, {}))))
     return tuple(dimensions)
+
+
+def _read_seed_rows(name: str) -> list[tuple[int, dict[str, str]]]:
+    text = (queries_folder() / "seeds" / f"{name}.csv").read_text(encoding="utf-8")
+    return list(enumerate(csv.DictReader(io.StringIO(text)), start=1))
 
 
 def _read_seed(name: str, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
