@@ -622,13 +622,19 @@ def recommend_command(
         ),
     ] = None,
     limit: Annotated[int, typer.Option(help="Rows of the ranked table to show.")] = 30,
+    rebuild: Annotated[
+        bool, typer.Option(help="Build the models first; --no-rebuild reads the last build.")
+    ] = True,
 ) -> None:
     """Build the models, print the ranked savings recommendations with totals, write the plan."""
     from pipelines.recommend import recommend
 
     with _failures_exit():
         result = recommend(
-            warehouse, load_config(config), plan_to=plan or str(warehouse / "action_plan.json")
+            warehouse,
+            load_config(config),
+            plan_to=plan or str(warehouse / "action_plan.json"),
+            rebuild=rebuild,
         )
     _print_recommendations(result, limit)
 
@@ -667,7 +673,8 @@ def _print_recommendations(result, limit: int) -> None:  # noqa: ANN001 - Recomm
     if any(not row["counts_in_total"] for row in result.recommendations):
         console.print("* moot when another recommendation of the resource is done: not in totals")
     if result.plan is not None:
-        console.print(f"Action plan: {len(result.plan['actions'])} actions -> {result.plan_location}")
+        actions = len(result.plan["actions"])
+        console.print(f"Action plan: {actions} actions -> {result.plan_location}")
 
 
 def main() -> None:
