@@ -1,7 +1,8 @@
 -- rec_parameters: the recommendation parameters as one row, with the lookback window they read.
 -- Grain: one row.
 -- Inputs: recommendation_parameters (seed; finops.toml [recommendations] overrides it),
---   stg_line_items (the latest usage day).
+--   line_items (the first and latest usage day; read from the source columns, not staging, as
+--   every recommendation model joins this row and staging's tag work is not needed here).
 -- Columns: every parameter of the seed by name, last_usage_date (latest usage day in the data),
 --   first_usage_date, window_days (days of the window that hold data: at most lookback_days),
 --   window_hours, month_factor (hours_per_month / window_hours: scales a window's cost to a month).
@@ -31,9 +32,13 @@ WITH parameters AS (
 ),
 
 usage_days AS (
-    SELECT min(usage_date) AS first_usage_date, max(usage_date) AS last_usage_date
-    FROM stg_line_items
-    WHERE charge_category = 'Usage'
+    SELECT
+        CAST(min(line_item_usage_start_date) AS DATE) AS first_usage_date,
+        CAST(max(line_item_usage_start_date) AS DATE) AS last_usage_date
+    FROM line_items
+    WHERE line_item_line_item_type IN (
+        'Usage', 'DiscountedUsage', 'SavingsPlanCoveredUsage', 'SavingsPlanNegation'
+    )
 )
 
 SELECT
