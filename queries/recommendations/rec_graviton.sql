@@ -152,7 +152,7 @@ SELECT
     END AS confidence,
     instance_type || ' is x86 (' || x86_vendor || '); ' || target_instance_type
         || ' is its Graviton equivalent (CUDOS). ' || CAST(round(usage_hours, 1) AS VARCHAR)
-        || ' on-demand hours cost ' || CAST(round(on_demand_cost, 2) AS VARCHAR) || ' '
+        || ' on-demand or Savings Plan hours cost ' || CAST(round(on_demand_cost, 2) AS VARCHAR) || ' '
         || currency || ' in the window; priced with ' || price_basis
         || ': price ratio ' || CAST(round(price_ratio, 4) AS VARCHAR)
         || '. Needs an arm64 build of the workload.' AS evidence,

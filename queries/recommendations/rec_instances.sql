@@ -1,17 +1,21 @@
--- rec_instances: compute instances billed on demand in the lookback window, with their rates,
+-- rec_instances: compute instances billed on demand or under a Savings Plan in the lookback
+-- window, with their rates,
 -- hours and emissions: the input of the graviton, spot, schedule and previous_generation kinds.
 -- Grain: account_id x region x resource_id x currency (EC2 instances, RDS instances, ElastiCache
---   nodes, OpenSearch instances with on-demand instance-hour lines in the window).
+--   nodes, OpenSearch instances with on-demand or Savings Plan instance-hour lines in the window).
 -- Inputs: stg_line_items, carbon_line_items, environment_classes, rec_parameters.
 -- Columns: account_id, region, resource_id, currency, service_code, instance_type,
 --   instance_family (EC2 family: db./cache. removed), instance_size, family_prefix ('', 'db.',
 --   'cache.'), processor_architecture, team, env, is_production (NULL when env is unknown),
 --   autoscaling_group, workload, billed_hours (distinct usage hours), usage_hours,
---   on_demand_cost (amortized cost of the on-demand lines), public_rate (public on-demand cost
+--   on_demand_cost (amortized cost of those lines: on-demand at its rate, Savings Plan hours at
+--   their effective cost), savings_plan_share (of that cost), public_rate (public on-demand cost
 --   per hour, from the CUR), current_monthly_cost (on_demand_cost scaled to a month),
 --   co2e_kg_monthly (the instance's compute emissions scaled to a month), operational_co2e_kg_monthly.
--- Reserved or Savings-Plan-covered hours are left out: moving them saves nothing until the
--- commitment ends.
+-- Reserved hours are left out: a reservation is tied to its instance type and region, so moving
+-- them saves nothing until it ends. Compute Savings Plan hours count at their effective cost: the
+-- commitment they free covers other eligible usage (as CUDOS counts them), which the evidence
+-- says; the saving is real only while other on-demand usage can absorb it.
 WITH instance_lines AS (
     SELECT
         line.account_id,
@@ -28,10 +32,14 @@ WITH instance_lines AS (
         line.line_item_usage_start_date AS usage_start,
         line.usage_quantity,
         line.amortized_cost,
+        CASE WHEN line.pricing_model = 'savings_plan' THEN line.amortized_cost ELSE 0 END
+            AS savings_plan_cost,
         line.public_on_demand_cost
     FROM stg_line_items AS line
     CROSS JOIN rec_parameters AS p
-    WHERE line.pricing_model = 'on_demand'
+    WHERE line.pricing_model IN ('on_demand', 'savings_plan')
+        -- The negation line repeats the covered hour; its cost is in the covered line.
+        AND line.line_item_type <> 'SavingsPlanNegation'
         AND line.resource_id IS NOT NULL
         AND line.instance_type IS NOT NULL
         AND regexp_matches(
@@ -56,6 +64,7 @@ instances AS (
         count(DISTINCT date_trunc('hour', usage_start)) AS billed_hours,
         sum(usage_quantity) AS usage_hours,
         sum(amortized_cost) AS on_demand_cost,
+        sum(savings_plan_cost) AS savings_plan_cost,
         sum(public_on_demand_cost) AS public_on_demand_cost
     FROM instance_lines
     GROUP BY account_id, region, resource_id, currency
@@ -95,6 +104,7 @@ SELECT
     instances.billed_hours,
     instances.usage_hours,
     instances.on_demand_cost,
+    instances.savings_plan_cost / instances.on_demand_cost AS savings_plan_share,
     CASE
         WHEN instances.usage_hours > 0
             THEN instances.public_on_demand_cost / instances.usage_hours

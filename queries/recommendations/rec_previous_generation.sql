@@ -141,7 +141,7 @@ SELECT
     END AS co2e_kg_monthly_saved,
     CASE WHEN reference_ratio IS NULL THEN 'low' ELSE 'medium' END AS confidence,
     instance_type || ' is a previous-generation family (CUDOS); ' || target_instance_type
-        || ' is current. ' || CAST(round(usage_hours, 1) AS VARCHAR) || ' on-demand hours cost '
+        || ' is current. ' || CAST(round(usage_hours, 1) AS VARCHAR) || ' on-demand or Savings Plan hours cost '
         || CAST(round(on_demand_cost, 2) AS VARCHAR) || ' ' || currency
         || ' in the window; priced with ' || price_basis || ': price ratio '
         || CAST(round(price_ratio, 4) AS VARCHAR) || '.' AS evidence,

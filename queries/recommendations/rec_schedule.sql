@@ -6,7 +6,7 @@
 --   rec_parameters.
 -- Columns: the recommendation columns (see recommendations) plus schedule_name, off_hours_billed,
 --   off_hours_share.
--- Each on-demand instance-hour line of the window is placed in the team's local time (UTC +
+-- Each on-demand or Savings Plan instance-hour line of the window is placed in the team's local time (UTC +
 -- schedule_team_offsets.utc_offset_hours, else schedule_utc_offset_hours; a fixed offset: the
 -- scheduler Lambda applies daylight saving time) and counted as inside or outside the schedule.
 -- A resource qualifies when it billed at least schedule_min_offhours_share of the window's
@@ -39,7 +39,9 @@ hours AS (
         AND line.resource_id = c.resource_id
         AND line.currency = c.currency
     CROSS JOIN rec_parameters AS p
-    WHERE line.pricing_model = 'on_demand'
+    WHERE line.pricing_model IN ('on_demand', 'savings_plan')
+        -- The negation line repeats the covered hour; its cost is in the covered line.
+        AND line.line_item_type <> 'SavingsPlanNegation'
         AND regexp_matches(line.usage_type, '(BoxUsage|InstanceUsage|Multi-AZUsage)')
         AND date_diff('day', line.usage_date, p.last_usage_date) < p.lookback_days
 ),

@@ -84,7 +84,7 @@ SELECT
     current_monthly_cost * greatest(discount_high, discount_mid) AS saving_high,
     0.0 AS co2e_kg_monthly_saved,
     confidence,
-    instance_type || ' ran ' || CAST(round(usage_hours, 1) AS VARCHAR) || ' on-demand hours ('
+    instance_type || ' ran ' || CAST(round(usage_hours, 1) AS VARCHAR) || ' on-demand or Savings Plan hours ('
         || CAST(round(on_demand_cost, 2) AS VARCHAR) || ' ' || currency
         || ' in the window) and is interruptible: ' || why || '. Priced with ' || discount_basis
         || '. Run it on Spot (a mixed-instances auto scaling group or Spot Fleet) with '
