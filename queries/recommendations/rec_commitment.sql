@@ -34,7 +34,10 @@ WITH hourly AS (
             ))
         )
         AND date_diff('day', line.usage_date, p.last_usage_date) < p.lookback_days
-    GROUP BY line.payer_account_id, line.currency, date_trunc('hour', line.line_item_usage_start_date)
+    GROUP BY
+        line.payer_account_id,
+        line.currency,
+        date_trunc('hour', line.line_item_usage_start_date)
 ),
 
 ordered AS (
@@ -104,7 +107,8 @@ measured AS (
         covered_spend / eligible_spend AS coverage,
         CASE
             WHEN commitment_per_hour > 0
-                THEN covered_spend * (1 - compute_sp_discount) / (commitment_per_hour * window_hours)
+                THEN covered_spend * (1 - compute_sp_discount)
+                    / (commitment_per_hour * window_hours)
         END AS utilization
     FROM evaluated
 ),

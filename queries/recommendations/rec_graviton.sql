@@ -22,7 +22,8 @@ WITH candidates AS (
         g.cudos_latest_graviton,
         g.graviton3_same_class,
         g.price_ratio_latest_graviton_vs_x86,
-        i.family_prefix || g.cudos_latest_graviton || '.' || i.instance_size AS target_instance_type,
+        i.family_prefix || g.cudos_latest_graviton || '.' || i.instance_size
+            AS target_instance_type,
         g.cudos_latest_graviton || '.' || i.instance_size AS target_ec2_type,
         g.graviton3_same_class || '.' || i.instance_size AS graviton3_ec2_type,
         i.instance_family || '.' || i.instance_size AS current_ec2_type
@@ -152,8 +153,16 @@ SELECT
     END AS confidence,
     instance_type || ' is x86 (' || x86_vendor || '); ' || target_instance_type
         || ' is its Graviton equivalent (CUDOS). ' || CAST(round(usage_hours, 1) AS VARCHAR)
-        || ' on-demand or Savings Plan hours cost ' || CAST(round(on_demand_cost, 2) AS VARCHAR) || ' '
-        || currency || ' in the window; priced with ' || price_basis
+        || ' on-demand or Savings Plan hours cost '
+        || CAST(round(on_demand_cost, 2) AS VARCHAR) || ' ' || currency
+        || CASE
+            WHEN savings_plan_share > 0
+                THEN ' (' || CAST(round(savings_plan_share * 100, 0) AS VARCHAR)
+                    || '% of it under the Compute Savings Plan, at its effective cost: the '
+                    || 'commitment it frees covers other usage)'
+            ELSE ''
+        END
+        || ' in the window; priced with ' || price_basis
         || ': price ratio ' || CAST(round(price_ratio, 4) AS VARCHAR)
         || '. Needs an arm64 build of the workload.' AS evidence,
     'review' AS action_name,

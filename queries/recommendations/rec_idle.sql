@@ -163,7 +163,8 @@ SELECT
         ELSE 'medium'
     END AS confidence,
     CASE idle.idle_reason
-        WHEN 'elastic_ip' THEN 'Elastic IP billed ' || CAST(round(idle.idle_address_hours, 1) AS VARCHAR)
+        WHEN 'elastic_ip' THEN 'Elastic IP billed '
+            || CAST(round(idle.idle_address_hours, 1) AS VARCHAR)
             || ' idle-address hours (' || CAST(round(idle.idle_address_cost, 2) AS VARCHAR) || ' '
             || idle.currency || ') in the window: AWS bills it as not associated with a running '
             || 'instance. Release it.'
@@ -172,12 +173,14 @@ SELECT
             || CAST(idle.billed_days AS VARCHAR) || ' days (threshold '
             || CAST(idle.billed_days * p.idle_nat_gb_per_day AS VARCHAR) || ' GB); it cost '
             || CAST(round(idle.window_cost, 2) AS VARCHAR) || ' ' || idle.currency || '.'
-        WHEN 'load_balancer' THEN 'Load balancer billed ' || CAST(round(idle.lb_hours, 1) AS VARCHAR)
+        WHEN 'load_balancer' THEN 'Load balancer billed '
+            || CAST(round(idle.lb_hours, 1) AS VARCHAR)
             || ' hours with ' || CAST(round(idle.lb_traffic, 3) AS VARCHAR)
             || ' GB or LCU-hours of traffic over ' || CAST(idle.billed_days AS VARCHAR)
             || ' days; it cost ' || CAST(round(idle.window_cost, 2) AS VARCHAR) || ' '
             || idle.currency || '.'
-        WHEN 'unattached_volume' THEN 'EBS volume billed ' || CAST(round(idle.volume_cost, 2) AS VARCHAR)
+        WHEN 'unattached_volume' THEN 'EBS volume billed '
+            || CAST(round(idle.volume_cost, 2) AS VARCHAR)
             || ' ' || idle.currency || ' in ' || idle.availability_zone
             || ' where the account billed no instance hour in the window: nothing can be '
             || 'attached to it. Snapshot, then delete.'

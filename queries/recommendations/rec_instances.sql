@@ -11,7 +11,8 @@
 --   on_demand_cost (amortized cost of those lines: on-demand at its rate, Savings Plan hours at
 --   their effective cost), savings_plan_share (of that cost), public_rate (public on-demand cost
 --   per hour, from the CUR), current_monthly_cost (on_demand_cost scaled to a month),
---   co2e_kg_monthly (the instance's compute emissions scaled to a month), operational_co2e_kg_monthly.
+--   co2e_kg_monthly (the instance's compute emissions scaled to a month),
+--   operational_co2e_kg_monthly.
 -- Reserved hours are left out: a reservation is tied to its instance type and region, so moving
 -- them saves nothing until it ends. Compute Savings Plan hours count at their effective cost: the
 -- commitment they free covers other eligible usage (as CUDOS counts them), which the evidence

@@ -1,5 +1,5 @@
 -- rec_parameters: the recommendation parameters as one row, with the lookback window they read.
--- Grain: one row.
+-- Grain: one row (none while the warehouse has no usage).
 -- Inputs: recommendation_parameters (seed; finops.toml [recommendations] overrides it),
 --   line_items (the first and latest usage day; read from the source columns, not staging, as
 --   every recommendation model joins this row and staging's tag work is not needed here).
@@ -59,3 +59,5 @@ SELECT
     )) AS month_factor
 FROM parameters
 CROSS JOIN usage_days
+-- No usage, no window: every recommendation is empty then.
+WHERE usage_days.last_usage_date IS NOT NULL

@@ -141,8 +141,16 @@ SELECT
     END AS co2e_kg_monthly_saved,
     CASE WHEN reference_ratio IS NULL THEN 'low' ELSE 'medium' END AS confidence,
     instance_type || ' is a previous-generation family (CUDOS); ' || target_instance_type
-        || ' is current. ' || CAST(round(usage_hours, 1) AS VARCHAR) || ' on-demand or Savings Plan hours cost '
+        || ' is current. ' || CAST(round(usage_hours, 1) AS VARCHAR)
+        || ' on-demand or Savings Plan hours cost '
         || CAST(round(on_demand_cost, 2) AS VARCHAR) || ' ' || currency
+        || CASE
+            WHEN savings_plan_share > 0
+                THEN ' (' || CAST(round(savings_plan_share * 100, 0) AS VARCHAR)
+                    || '% of it under the Compute Savings Plan, at its effective cost: the '
+                    || 'commitment it frees covers other usage)'
+            ELSE ''
+        END
         || ' in the window; priced with ' || price_basis || ': price ratio '
         || CAST(round(price_ratio, 4) AS VARCHAR) || '.' AS evidence,
     'review' AS action_name,

@@ -6,9 +6,10 @@
 --   rec_parameters.
 -- Columns: the recommendation columns (see recommendations) plus schedule_name, off_hours_billed,
 --   off_hours_share.
--- Each on-demand or Savings Plan instance-hour line of the window is placed in the team's local time (UTC +
--- schedule_team_offsets.utc_offset_hours, else schedule_utc_offset_hours; a fixed offset: the
--- scheduler Lambda applies daylight saving time) and counted as inside or outside the schedule.
+-- Each on-demand or Savings Plan instance-hour line of the window is placed in the team's
+-- local time (UTC + schedule_team_offsets.utc_offset_hours, else schedule_utc_offset_hours; a
+-- fixed offset: the scheduler Lambda applies daylight saving time) and counted as inside or
+-- outside the schedule.
 -- A resource qualifies when it billed at least schedule_min_offhours_share of the window's
 -- off-schedule hours. Saving = the cost of its off-schedule hours, scaled to a month; low = that
 -- x schedule_low_share (overrides and late work); CO2e saved = its compute emissions x the

@@ -84,9 +84,18 @@ SELECT
     current_monthly_cost * greatest(discount_high, discount_mid) AS saving_high,
     0.0 AS co2e_kg_monthly_saved,
     confidence,
-    instance_type || ' ran ' || CAST(round(usage_hours, 1) AS VARCHAR) || ' on-demand or Savings Plan hours ('
+    instance_type || ' ran ' || CAST(round(usage_hours, 1) AS VARCHAR)
+        || ' on-demand or Savings Plan hours ('
         || CAST(round(on_demand_cost, 2) AS VARCHAR) || ' ' || currency
-        || ' in the window) and is interruptible: ' || why || '. Priced with ' || discount_basis
+        || ' in the window'
+        || CASE
+            WHEN savings_plan_share > 0
+                THEN ' (' || CAST(round(savings_plan_share * 100, 0) AS VARCHAR)
+                    || '% of it under the Compute Savings Plan, at its effective cost: the '
+                    || 'commitment it frees covers other usage)'
+            ELSE ''
+        END
+        || ') and is interruptible: ' || why || '. Priced with ' || discount_basis
         || '. Run it on Spot (a mixed-instances auto scaling group or Spot Fleet) with '
         || 'interruption handling.' AS evidence,
     'review' AS action_name,

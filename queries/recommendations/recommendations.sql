@@ -16,7 +16,8 @@
 -- applies: both change the type), spot, gp3. Each later one saves its share of what the earlier
 -- ones leave: total_saving = saving x product of (1 - earlier saving / current cost). Example: a
 -- 100/month instance stopped 64% of hours and moved to Graviton at -20% totals 64 + 20 x 0.36
--- = 71.2, not 84. The commitment is sized on the current eligible spend (see rec_commitment).
+-- = 71.2, not 84. The commitment comes last: its total is its saving scaled down by the share of
+-- the eligible spend that the counted EC2 instance recommendations remove (see adjusted below).
 -- Recommendations saving less than min_monthly_saving a month are left out.
 WITH every_kind AS (
     SELECT kind, account_id, region, resource_id, resource_type, service_code, team, env,
@@ -104,6 +105,26 @@ sequenced AS (
             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
         )), 1) AS remaining_share
     FROM counted
+),
+
+adjusted AS (
+    -- The commitment is sized on today's eligible spend; the EC2 instance recommendations lower
+    -- that spend. Scaling every hour's spend by k scales the best commitment's saving by k, so
+    -- its total is its saving x (1 - their counted saving / the eligible spend), a fair
+    -- approximation when they lower the spend evenly (a schedule does not: it removes nights).
+    SELECT
+        sequenced.*,
+        CASE
+            WHEN kind = 'commitment' THEN greatest(0, 1 - coalesce(sum(
+                CASE
+                    WHEN counts_in_total AND kind <> 'commitment' AND resource_type = 'ec2:instance'
+                        THEN saving * remaining_share
+                    ELSE 0
+                END
+            ) OVER (PARTITION BY currency), 0) / current_monthly_cost)
+            ELSE remaining_share
+        END AS total_share
+    FROM sequenced
 )
 
 SELECT
@@ -137,10 +158,10 @@ SELECT
             ELSE '{"not_tagged": ["finops:protect"], "env_not": ["prod"]}'
         END || '}' AS action,
     counts_in_total,
-    CASE WHEN counts_in_total THEN saving * remaining_share ELSE 0 END AS total_monthly_saving,
-    CASE WHEN counts_in_total THEN low * remaining_share ELSE 0 END AS total_saving_low,
-    CASE WHEN counts_in_total THEN high * remaining_share ELSE 0 END AS total_saving_high,
-    CASE WHEN counts_in_total THEN co2e_kg_monthly_saved * remaining_share ELSE 0 END
+    CASE WHEN counts_in_total THEN saving * total_share ELSE 0 END AS total_monthly_saving,
+    CASE WHEN counts_in_total THEN low * total_share ELSE 0 END AS total_saving_low,
+    CASE WHEN counts_in_total THEN high * total_share ELSE 0 END AS total_saving_high,
+    CASE WHEN counts_in_total THEN co2e_kg_monthly_saved * total_share ELSE 0 END
         AS co2e_kg_total_saved,
     row_number() OVER (ORDER BY saving DESC, kind, account_id, region, resource_id) AS rank
-FROM sequenced
+FROM adjusted

@@ -19,7 +19,39 @@ from pipelines.contract import LINE_ITEMS_SCHEMA
 from pipelines.errors import ModelError, WarehouseError
 from pipelines.models import DATABASE_FILE, build, find_models, order_models
 
-SHIPPED_MODELS = ("stg_line_items", "daily_cost", "showback_monthly", "tag_coverage")
+SHIPPED_MODELS = (
+    "rec_parameters",
+    "stg_line_items",
+    "carbon_line_items",
+    "daily_cost",
+    "rec_commitment",
+    "rec_gp3",
+    "showback_monthly",
+    "tag_coverage",
+    "carbon_monthly",
+    "rec_idle",
+    "rec_instances",
+    "carbon_showback_monthly",
+    "rec_graviton",
+    "rec_previous_generation",
+    "rec_schedule",
+    "rec_spot",
+    "recommendations",
+)
+#: Reference seeds of the recommendation and carbon models (queries/seeds/*.csv).
+SHIPPED_SEEDS = {
+    "carbon_coefficients",
+    "carbon_family_watts",
+    "carbon_parameters",
+    "carbon_region_factors",
+    "ec2_ondemand_prices",
+    "environment_classes",
+    "graviton_equivalents",
+    "recommendation_parameters",
+    "savings_assumptions",
+    "schedule_team_offsets",
+    "spot_discount_reference",
+}
 
 
 def write_period(warehouse: Path, period: str, rows: list[dict]) -> None:
@@ -103,7 +135,7 @@ def test_models_are_views_an_analyst_sees_in_one_file(warehouse: Path):
         }
         (total,) = connection.execute("SELECT sum(amortized_cost) FROM daily_cost").fetchone()
     assert views == {"line_items", *SHIPPED_MODELS}
-    assert tables == {"tag_key_aliases", "tag_value_aliases"}
+    assert tables == {"tag_key_aliases", "tag_value_aliases", *SHIPPED_SEEDS}
     assert total == 4.0
 
 
@@ -267,7 +299,7 @@ def test_check_without_reason_column_is_a_model_error(warehouse: Path, tmp_path:
 def test_progress_reports_each_model_and_check(warehouse: Path):
     seen = []
     build(warehouse, progress=lambda name, position, total: seen.append((name, position, total)))
-    assert [name for name, _, _ in seen][:4] == list(SHIPPED_MODELS)
+    assert [name for name, _, _ in seen][: len(SHIPPED_MODELS)] == list(SHIPPED_MODELS)
     assert [position for _, position, _ in seen] == list(range(1, len(seen) + 1))
     assert {total for _, _, total in seen} == {len(seen)}
 

@@ -184,3 +184,28 @@ def test_commitment_maximises_net_saving_and_reports_half_and_double(build_model
     assert row["half_monthly_saving"] == pytest.approx(8.4 * MONTH)
     assert row["double_monthly_saving"] == pytest.approx(-8.4 * MONTH)
     assert row["resource_id"] == PAYER
+
+
+def test_commitment_total_shrinks_with_the_instance_savings_counted_before_it(build_models):
+    # The same series as above; its public rate averages 0.75/h, so the m5 -> m8g move
+    # (0.08976/h) removes 1 - 0.08976 / 0.75 of the eligible spend, and the commitment's total
+    # shrinks by as much.
+    rows = [
+        instance_hour(
+            hour,
+            bill_payer_account_id=PAYER,
+            line_item_unblended_cost=1.0 if i < 84 else 0.5,
+            pricing_public_on_demand_cost=1.0 if i < 84 else 0.5,
+            resource_tags={"user:env": "prod"},
+        )
+        for i, hour in enumerate(HOURS)
+    ]
+    connection, _ = build_models(rows)
+    found = {row["kind"]: row for row in records(connection, "SELECT * FROM recommendations")}
+
+    graviton_share = 1 - 0.08976 / 0.75
+    assert found["graviton"]["total_monthly_saving"] == pytest.approx(126 * MONTH * graviton_share)
+    assert found["commitment"]["estimated_monthly_saving"] == pytest.approx(16.8 * MONTH)
+    assert found["commitment"]["total_monthly_saving"] == pytest.approx(
+        16.8 * MONTH * (1 - graviton_share)
+    )
