@@ -50,7 +50,7 @@ hours AS (
 placed AS (
     SELECT
         hours.*,
-        -- 1970-01-01 was a Thursday: with Monday = 0 the weekday is (day + 3) mod 7.
+        -- Day 0 of the Unix epoch was a Thursday: with Monday = 0 the weekday is (day + 3) mod 7.
         NOT (
             mod(CAST(local_epoch_hour AS BIGINT), 24) >= p.schedule_start_hour
             AND mod(CAST(local_epoch_hour AS BIGINT), 24) < p.schedule_end_hour
