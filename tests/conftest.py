@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -76,10 +77,13 @@ def moto_server() -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    # The server logs every request to stderr: a pipe nobody reads fills up after some hundred
+    # requests and the server then blocks mid-request, so its log goes to a file instead.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed when the fixture ends
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -89,7 +93,8 @@ def moto_server() -> Iterator[str]:
                 break
         except OSError:
             if process.poll() is not None:
-                error = process.stderr.read().decode(errors="replace") if process.stderr else ""
+                log.seek(0)
+                error = log.read().decode(errors="replace")
                 pytest.fail(f"moto server exited with {process.returncode}: {error[-2000:]}")
             if time.monotonic() > deadline:
                 process.kill()
@@ -98,6 +103,7 @@ def moto_server() -> Iterator[str]:
     try:
         yield endpoint
     finally:
+        log.close()
         process.terminate()
         try:
             process.wait(timeout=10)
