@@ -121,7 +121,8 @@ classified AS (
         CASE
             WHEN instance_type IS NOT NULL AND regexp_matches(
                 usage_type,
-                '(BoxUsage|SpotUsage|DedicatedUsage|HostUsage|InstanceUsage|Multi-AZUsage|NodeUsage|ESInstance)'
+                '(BoxUsage|SpotUsage|DedicatedUsage|HostUsage|InstanceUsage|Multi-AZUsage'
+                    || '|NodeUsage|ESInstance)'
             ) THEN 'instance'
             WHEN usage_type LIKE '%Fargate-vCPU-Hours%' THEN 'fargate_vcpu'
             WHEN usage_type LIKE '%Fargate-GB-Hours%' THEN 'fargate_memory'
