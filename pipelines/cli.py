@@ -776,6 +776,73 @@ def _print_anomalies(anomalies: list, series: int, days: int) -> None:
         console.print("No anomalies.", markup=False)
 
 
+@app.command("recommend")
+def recommend_command(
+    warehouse: ExistingWarehouseOption = Path("warehouse"),
+    config: ConfigOption = None,
+    plan: Annotated[
+        str | None,
+        typer.Option(
+            help="Write the action plan (JSON, lambdas/action_plan.schema.json) to this path or "
+            "s3://bucket/key; default DIR/action_plan.json.",
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Rows of the ranked table to show.")] = 30,
+    rebuild: Annotated[
+        bool, typer.Option(help="Build the models first; --no-rebuild reads the last build.")
+    ] = True,
+) -> None:
+    """Build the models, print the ranked savings recommendations with totals, write the plan."""
+    from pipelines.recommend import recommend
+
+    with _failures_exit():
+        result = recommend(
+            warehouse,
+            load_config(config),
+            plan_to=plan or str(warehouse / "action_plan.json"),
+            rebuild=rebuild,
+        )
+    _print_recommendations(result, limit)
+
+
+def _print_recommendations(result, limit: int) -> None:  # noqa: ANN001 - RecommendResult
+    console = Console()
+    table = Table(title="Savings recommendations (monthly)")
+    for column in ("#", "kind", "account", "region", "resource", "cost", "saving", "low-high"):
+        table.add_column(column, justify="right" if column in ("#", "cost", "saving") else "left")
+    table.add_column("kg CO2e", justify="right")
+    table.add_column("confidence")
+    for row in result.recommendations[:limit]:
+        counted = "" if row["counts_in_total"] else " *"
+        table.add_row(
+            str(row["rank"]),
+            row["kind"] + counted,
+            row["account_id"],
+            row["region"],
+            escape(row["resource_id"]),
+            f"{row['current_monthly_cost']:,.2f} {row['currency']}",
+            f"{row['estimated_monthly_saving']:,.2f}",
+            f"{row['saving_low']:,.2f}-{row['saving_high']:,.2f}",
+            f"{row['co2e_kg_monthly_saved']:,.2f}",
+            row["confidence"],
+        )
+    console.print(table)
+    if len(result.recommendations) > limit:
+        console.print(f"... and {len(result.recommendations) - limit} more (--limit)")
+    for total in result.totals:
+        console.print(
+            f"Total ({total.recommendations} recommendations, each resource counted once): "
+            f"{total.monthly_saving:,.2f} {total.currency} a month "
+            f"({total.saving_low:,.2f}-{total.saving_high:,.2f}), "
+            f"{total.co2e_kg_saved:,.2f} kg CO2e a month"
+        )
+    if any(not row["counts_in_total"] for row in result.recommendations):
+        console.print("* moot when another recommendation of the resource is done: not in totals")
+    if result.plan is not None:
+        actions = len(result.plan["actions"])
+        console.print(f"Action plan: {actions} actions -> {result.plan_location}")
+
+
 def main() -> None:
     app()
 

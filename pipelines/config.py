@@ -86,7 +86,10 @@ _DIMENSION_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _USER_PREFIX = re.compile(r"^user[:_]")
 _KEY_SEPARATORS = re.compile(r"[-:_ ]")
 
-_TOP_LEVEL_KEYS = ("tags", "business_units", "shared_costs", "anomalies")
+#: finops.toml sections of numeric parameters -> the seed table whose defaults they override.
+PARAMETER_SECTIONS = {"recommendations": "recommendation_parameters", "carbon": "carbon_parameters"}
+
+_TOP_LEVEL_KEYS = ("tags", "business_units", "shared_costs", "anomalies", *PARAMETER_SECTIONS)
 _DIMENSION_KEYS = ("keys", "values")
 _SHARED_COST_KEYS = ("method", "rules", "dimensions")
 _RULE_KEYS = ("product_codes", "usage_types", "untagged_accounts", "aws_support")
@@ -219,6 +222,10 @@ class Config:
 
     #: The [anomalies] section (pipelines/anomaly_config.py).
     anomalies: AnomalySettings = field(default_factory=AnomalySettings)
+    #: seed table -> {parameter: value} from finops.toml's [recommendations] and [carbon].
+    parameters: Mapping[str, Mapping[str, float]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     def dimension(self, name: str) -> TagDimension:
         """The tag dimension called ``name``; ``KeyError`` when there is none."""
@@ -320,6 +327,7 @@ def _merge(document: dict[str, Any], path: Path) -> Config:
         tag_dimensions=tuple(dimensions.values()),
         source=path,
         business_units=MappingProxyType(business_units),
+        parameters=parameter_overrides(document, path),
     )
     config = _merge_shared_costs(config, document.get("shared_costs", {}), path)
     return _merge_anomalies(document, path, config)
@@ -374,10 +382,8 @@ def _merge_shared_costs(config: Config, table: Any, path: Path) -> Config:
             )
         splits.append(_split(config, dimension, options, method, path, where))
 
-    return Config(
-        tag_dimensions=config.tag_dimensions,
-        source=config.source,
-        business_units=config.business_units,
+    return replace(
+        config,
         shared_cost_rules=parsed_rules,
         shared_cost_method=method,
         shared_cost_splits=tuple(splits),
@@ -486,6 +492,29 @@ def _merge_anomalies(document: dict[str, Any], path: Path, config: Config) -> Co
     return replace(config, anomalies=anomaly_settings(document["anomalies"], path))
 
 
+def parameter_overrides(document: dict[str, Any], path: Path) -> Mapping[str, Mapping[str, float]]:
+    """The ``[recommendations]`` and ``[carbon]`` numbers of finops.toml, by seed table.
+
+    Each key must be a parameter of the seed (``queries/seeds/recommendation_parameters.csv``,
+    ``carbon_parameters.csv``) and each value a number; the build writes them over the defaults.
+    """
+    overrides: dict[str, Mapping[str, float]] = {}
+    for section, seed in PARAMETER_SECTIONS.items():
+        table = document.get(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: {section}: expected a table of parameter = number")
+        known = tuple(row["parameter"] for _line, row in _read_seed_rows(seed))
+        _reject_unknown(table, known, path, prefix=f"{section}.")
+        values = {}
+        for name, value in table.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"{path}: {section}.{name}: {value!r} is not a number")
+            values[name] = float(value)
+        if values:
+            overrides[seed] = MappingProxyType(values)
+    return MappingProxyType(overrides)
+
+
 def _merge_dimension(
     name: str, options: Any, default: TagDimension | None, path: Path
 ) -> TagDimension:
@@ -575,6 +604,11 @@ def _seed_dimensions() -> tuple[TagDimension, ...]:
         ordered = tuple(dict.fromkeys(alias for _priority, alias in sorted(aliases)))
         dimensions.append(TagDimension(name, ordered, MappingProxyType(values.get(name, {}))))
     return tuple(dimensions)
+
+
+def _read_seed_rows(name: str) -> list[tuple[int, dict[str, str]]]:
+    text = (queries_folder() / "seeds" / f"{name}.csv").read_text(encoding="utf-8")
+    return list(enumerate(csv.DictReader(io.StringIO(text)), start=1))
 
 
 def _read_seed(name: str, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:

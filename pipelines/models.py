@@ -486,6 +486,12 @@ def _create_seeds(
         with _as_model_error(str(path)):
             source = f"read_csv({_literal(_glob_literal(str(path)))}, header = true)"
             connection.execute(f"CREATE TABLE {name} AS SELECT * FROM {source}")
+    for name, values in config.parameters.items():
+        # finops.toml's [recommendations] / [carbon] numbers over the seed's defaults.
+        for parameter, value in values.items():
+            connection.execute(
+                f"UPDATE {name} SET value = ? WHERE parameter = ?", [value, parameter]
+            )
 
 
 def _create_models(

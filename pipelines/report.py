@@ -478,7 +478,7 @@ def _sustainability(builder: _Builder, review: Review, filters: Filters) -> None
 
     try:
         recommendations = review.query("recommendation_list", filters)
-        saved = float(recommendations["co2e_kg_monthly_saved"].sum())
+        saved = float(recommendations["co2e_kg_total_saved"].sum())
         builder.add("<h3>Carbon of the open recommendations</h3>")
         builder.figures(
             [("co2e-saved", "kg CO2e saved per month if all are done", kg(saved), saved, "")]

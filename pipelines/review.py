@@ -63,9 +63,14 @@ MEASURES = {
 MART_COMMANDS = {
     "anomalies": "finops anomalies",
     "anomaly_days": "finops anomalies",
-    "recommendations": "finops recommend",
-    "carbon_monthly": "finops recommend",
 }
+# recommendations: the column each resource counts once in (summed) -> the per-row column.
+TOTAL_COLUMNS = (
+    ("total_monthly_saving", "estimated_monthly_saving"),
+    ("total_saving_low", "saving_low"),
+    ("total_saving_high", "saving_high"),
+    ("co2e_kg_total_saved", "co2e_kg_monthly_saved"),
+)
 # Commands that (re)create their views in finops.duckdb themselves.
 SELF_VIEWING = ("finops build", "finops anomalies")
 # `finops build` makes the anomaly views with no rows until `finops anomalies` has written
@@ -378,10 +383,18 @@ def root_cause(anomaly: pd.Series | dict) -> pd.DataFrame:
 
 
 def savings_totals(recommendations: pd.DataFrame) -> pd.DataFrame:
-    """Savings per kind with their ranges, plus a 'total' row; sums within one currency."""
-    columns = ["estimated_monthly_saving", "saving_low", "saving_high", "co2e_kg_monthly_saved"]
+    """Savings per kind with their ranges, plus a 'total' row; sums within one currency.
+
+    Each resource counts once: the sums are of the recommendations' ``total_*`` columns (what
+    each adds to the total after the kinds before it on the same resource), reported under the
+    per-recommendation names (estimated_monthly_saving, saving_low, saving_high,
+    co2e_kg_monthly_saved). A kind's row is what it adds to the total.
+    """
+    columns = dict(TOTAL_COLUMNS)
+    counted = recommendations[list(columns)].rename(columns=columns)
+    counted["kind"] = recommendations["kind"]
     by_kind = (
-        recommendations.groupby("kind", as_index=False)[columns]
+        counted.groupby("kind", as_index=False)[list(columns.values())]
         .sum(min_count=1)
         .assign(recommendations=recommendations.groupby("kind").size().to_numpy())
         .sort_values("estimated_monthly_saving", ascending=False)
@@ -390,7 +403,7 @@ def savings_totals(recommendations: pd.DataFrame) -> pd.DataFrame:
         [
             {
                 "kind": "total",
-                **recommendations[columns].sum(min_count=1).to_dict(),
+                **counted[list(columns.values())].sum(min_count=1).to_dict(),
                 "recommendations": len(recommendations),
             }
         ]
@@ -402,9 +415,8 @@ def action_plan(warehouse: Path) -> dict | None:
     """The action plan `finops recommend` wrote (``warehouse/action_plan.json``), if any.
 
     Notes:
-        The plan's place is this module's assumption until `finops recommend` lands; the
-        plan carries no execution status, so the pages show what it asks, not what was done
-        (the Lambdas' audit log is not read here yet).
+        The plan carries no execution status, so the pages show what it asks, not what was
+        done (the Lambdas' audit log is not read here yet).
     """
     path = Path(warehouse) / "action_plan.json"
     if not path.is_file():

@@ -2610,6 +2610,7 @@ def generate(
     redeliveries: int = 0,
     layout: str = "legacy",
     progress: Callable[[int], None] | None = None,
+    fleet_builder: Callable[[_FleetBuilder, float], _Fleet] | None = None,
 ) -> GroundTruth:
     """Write a legacy CUR delivery (or a CUR 2.0 one) for ``months`` billing periods.
 
@@ -2627,6 +2628,8 @@ def generate(
             legacy assembly id. ``focus``: the same charges as AWS's FOCUS export writes them,
             in the Data Exports layout (``sample_data/focus_layout.py``).
         progress: called with the number of line items written so far, after each file.
+        fleet_builder: builds the fleet instead of ``_FleetBuilder.build`` (opt-in hook for
+            ``sample_data/opportunities.py``, which plants savings opportunities).
 
     Returns:
         The ground truth, also written to ``out_dir/ground_truth.json``.
@@ -2659,7 +2662,7 @@ def generate(
     fleet_rng = np.random.default_rng([seed, 1])
     builder = _FleetBuilder(fleet_rng, cal)
     fixed_rows = cal.hours + months * 40  # Savings Plan fees each hour, monthly charges
-    fleet = builder.build(max(rows - fixed_rows, rows * 0.2))
+    fleet = (fleet_builder or _FleetBuilder.build)(builder, max(rows - fixed_rows, rows * 0.2))
     simulator = _Simulator(fleet, cal, seed, np.random.default_rng([seed, 2]))
 
     out_dir = Path(out_dir)

@@ -103,6 +103,7 @@ def moto_server() -> Iterator[str]:
     try:
         yield endpoint
     finally:
+        log.close()
         process.terminate()
         try:
             process.wait(timeout=10)

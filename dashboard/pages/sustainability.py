@@ -6,7 +6,7 @@ import common
 import streamlit as st
 
 from pipelines import charts
-from pipelines.review import MartMissing, money, percent
+from pipelines.review import MartMissing, money, percent, savings_totals
 
 filters = common.filters()
 review = common.review()
@@ -87,15 +87,13 @@ st.subheader("Carbon of the open recommendations")
 try:
     recommendations = common.query("recommendation_list", filters)
     by_kind = (
-        recommendations.groupby("kind", as_index=False)[
-            ["co2e_kg_monthly_saved", "estimated_monthly_saving"]
-        ]
-        .sum()
+        savings_totals(recommendations)
+        .query("kind != 'total'")[["kind", "co2e_kg_monthly_saved", "estimated_monthly_saving"]]
         .sort_values("co2e_kg_monthly_saved", ascending=False)
     )
     st.metric(
         "kg CO2e saved per month if all are done",
-        f"{recommendations['co2e_kg_monthly_saved'].sum():,.1f} kg",
+        f"{recommendations['co2e_kg_total_saved'].sum():,.1f} kg",
         border=True,
     )
     st.dataframe(

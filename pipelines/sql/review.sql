@@ -257,7 +257,12 @@ SELECT
     co2e_kg_monthly_saved,
     confidence,
     evidence,
-    action
+    action,
+    counts_in_total,
+    total_monthly_saving,
+    total_saving_low,
+    total_saving_high,
+    co2e_kg_total_saved
 FROM recommendations
 WHERE currency = $currency
     AND ($account IS NULL OR account_id = $account)

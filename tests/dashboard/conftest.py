@@ -2,12 +2,14 @@
 
 - ``sample``: the bundled demo CUR ingested and built (the marts that exist on main).
 - ``empty``: a warehouse built with no line item yet.
-- ``hand_set``: a finops.duckdb holding tables with exactly the columns the marts of the other
-  branches promise (interfaces), filled with the hand-set rows of fixture_marts.sql.
+- ``hand_set``: a finops.duckdb holding tables with exactly the columns the marts promise,
+  filled with the hand-set rows of fixture_marts.sql.
+- ``old_build``: ``hand_set`` without the marts a build of an older release lacks.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -19,6 +21,16 @@ from tests.sample_warehouse import sample_warehouse
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 FIXTURE_SQL = Path(__file__).with_name("fixture_marts.sql")
+# Marts a build of an older release does not have: the pages say to run `finops build`.
+NEWER_MARTS = (
+    "recommendations",
+    "carbon_monthly",
+    "commitment_utilization_daily",
+    "commitment_coverage_daily",
+    "commitments_expiring",
+    "commitment_savings_monthly",
+    "instance_architecture_monthly",
+)
 PAGES = ["overview", "showback", "anomalies", "savings", "commitments", "sustainability", "data"]
 
 
@@ -44,6 +56,18 @@ def hand_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
         # What `finops anomalies` leaves beside its views; the review reads the views.
         (warehouse / "anomalies").mkdir()
         connection.execute(f"COPY anomalies TO '{warehouse / 'anomalies' / 'anomalies.parquet'}'")
+    return warehouse
+
+
+@pytest.fixture(scope="session")
+def old_build(hand_set: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The hand-set marts as a build older than the savings, carbon and commitment marts."""
+    warehouse = tmp_path_factory.mktemp("old_build") / "warehouse"
+    warehouse.mkdir()
+    shutil.copy(hand_set / "finops.duckdb", warehouse / "finops.duckdb")
+    with duckdb.connect(str(warehouse / "finops.duckdb")) as connection:
+        for table in (*NEWER_MARTS, "anomalies", "anomaly_days"):
+            connection.execute(f"DROP TABLE IF EXISTS {table}")
     return warehouse
 
 

@@ -103,22 +103,31 @@ SELECT 'a-acct', (DATE '2026-06-01' + INTERVAL (i) DAY)::DATE, 10.0 + i / 10, 10
 FROM range(10) t(i);
 
 -- Savings: 92 per month in all (62 to 122); team payments 22 (17 to 27).
+-- Each resource counts once in the totals (total_*): the commitment's 40 shrinks to 32 beside
+-- the graviton move, and the previous-generation move on the same instance adds nothing.
 CREATE TABLE recommendations (
     recommendation_id VARCHAR, kind VARCHAR, account_id VARCHAR, region VARCHAR,
     resource_id VARCHAR, team VARCHAR, env VARCHAR, currency VARCHAR,
     current_monthly_cost DOUBLE, estimated_monthly_saving DOUBLE, saving_low DOUBLE,
     saving_high DOUBLE, co2e_kg_monthly_saved DOUBLE, confidence VARCHAR, evidence VARCHAR,
-    action VARCHAR
+    action VARCHAR, counts_in_total BOOLEAN, total_monthly_saving DOUBLE,
+    total_saving_low DOUBLE, total_saving_high DOUBLE, co2e_kg_total_saved DOUBLE
 );
 INSERT INTO recommendations VALUES
     ('r-graviton', 'graviton', '111111111111', 'us-east-1', 'i-0aaa', 'payments', 'prod', 'USD',
-     100, 20, 15, 25, 5.0, 'high', 'm5.xlarge around the clock; m7g.xlarge is 20 % cheaper', '{}'),
+     100, 20, 15, 25, 5.0, 'high', 'm5.xlarge around the clock; m7g.xlarge is 20 % cheaper', '{}',
+     true, 20, 15, 25, 5.0),
+    ('r-prevgen', 'previous_generation', '111111111111', 'us-east-1', 'i-0aaa', 'payments',
+     'prod', 'USD', 100, 8, 4, 8, 2.0, 'medium', 'm5 is a generation behind m7i', '{}',
+     false, 0, 0, 0, 0.0),
     ('r-schedule', 'schedule', '111111111111', 'us-east-1', 'i-0bbb', 'search', 'dev', 'USD',
-     50, 30, 25, 35, 3.0, 'medium', 'dev instance busy only in office hours', '{}'),
+     50, 30, 25, 35, 3.0, 'medium', 'dev instance busy only in office hours', '{}',
+     true, 30, 25, 35, 3.0),
     ('r-gp3', 'gp3', '222222222222', 'us-east-1', 'vol-0ccc', 'payments', 'prod', 'USD',
-     10, 2, 2, 2, 0.5, 'high', 'gp2 volume, 100 GiB', '{}'),
+     10, 2, 2, 2, 0.5, 'high', 'gp2 volume, 100 GiB', '{}', true, 2, 2, 2, 0.5),
     ('r-commit', 'commitment', '111111111111', 'us-east-1', NULL, NULL, NULL, 'USD',
-     200, 40, 20, 60, 0.0, 'medium', 'steady EC2 on demand: a 1-year Compute Savings Plan', '{}');
+     200, 40, 20, 60, 0.0, 'medium', 'steady EC2 on demand: a 1-year Compute Savings Plan', '{}',
+     true, 32, 16, 48, 0.0);
 
 -- Carbon for June: 52 kg in all (operational 36, embodied 16); us-east-1 42, eu-west-1 10.
 CREATE TABLE carbon_monthly (

@@ -108,21 +108,20 @@ def test_data_page_shows_the_run_log_and_freshness(sample: Path, monkeypatch) ->
     )
 
 
-@pytest.mark.parametrize(
-    ("page", "command"),
-    [
-        ("anomalies", "finops anomalies"),
-        ("savings", "finops recommend"),
-        ("commitments", "finops recommend"),
-        ("sustainability", "finops recommend"),
-    ],
-)
-def test_pages_whose_marts_are_missing_say_which_command_makes_them(
-    sample: Path, monkeypatch, page: str, command: str
-) -> None:
-    test = app(sample, monkeypatch, page=page)
+def test_anomalies_page_before_the_detector_ran_says_to_run_it(sample: Path, monkeypatch) -> None:
+    # `finops build` made the anomaly views, empty: that is "not run yet", not "none found".
+    test = app(sample, monkeypatch, page="anomalies")
 
-    assert f"run `{command}`" in messages(test)
+    assert "run `finops anomalies` first" in messages(test)
+
+
+@pytest.mark.parametrize("page", ["savings", "commitments", "sustainability"])
+def test_pages_whose_marts_the_build_lacks_say_to_build(
+    old_build: Path, monkeypatch, page: str
+) -> None:
+    test = app(old_build, monkeypatch, page=page)
+
+    assert "run `finops build` first" in messages(test)
 
 
 def test_sustainability_graviton_share_equals_the_mart(sample: Path, monkeypatch) -> None:
@@ -170,7 +169,8 @@ def test_overview_forecasts_the_month_from_the_daily_rate(hand_set: Path, monkey
     assert shown["Last month (2026-05)"] == "$410.00"
     # Anomalies overlapping June: the S3 spike (7) and the account trend (20), not May's.
     assert shown["Anomalies this month"] == "2"
-    assert shown["Open savings / month"] == "$92.00"
+    # Each resource once: 20 + 30 + 2 + 32 (the commitment after the graviton move).
+    assert shown["Open savings / month"] == "$84.00"
 
 
 def test_overview_month_to_date_compares_with_the_same_day_last_month(
@@ -263,10 +263,14 @@ def test_savings_totals_and_ranges(hand_set: Path, monkeypatch) -> None:
     test = app(hand_set, monkeypatch, page="savings")
     totals = test.dataframe[0].value.set_index("kind")
 
-    assert metrics(test)["Estimated saving per month"] == "$92.00"
-    assert metrics(test)["Range per month"] == "$62.00 – $122.00"
-    assert metrics(test)["Recommendations"] == "4"
+    # Each resource once: the previous-generation move adds nothing beside the graviton move on
+    # i-0aaa, the commitment 32 of its 40 (fixture_marts.sql).
+    assert metrics(test)["Estimated saving per month"] == "$84.00"
+    assert metrics(test)["Range per month"] == "$58.00 – $110.00"
+    assert metrics(test)["Recommendations"] == "5"
     assert totals.loc["total", "co2e_kg_monthly_saved"] == 8.5
+    assert totals.loc["previous_generation", "estimated_monthly_saving"] == 0
+    assert totals.loc["commitment", "estimated_monthly_saving"] == 32
     assert "No action plan" in messages(test)
 
 

@@ -39,13 +39,14 @@ def test_report_of_a_sample_month_carries_the_marts_totals(sample: Path, tmp_pat
 
 
 def test_report_sections_without_marts_say_which_command_makes_them(
-    sample: Path, tmp_path: Path
+    sample: Path, old_build: Path, tmp_path: Path
 ) -> None:
-    html = write_report(sample, "2026-10", tmp_path / "review.html").read_text()
+    sample_html = write_report(sample, "2026-10", tmp_path / "sample.html").read_text()
+    old_html = write_report(old_build, "2026-06", tmp_path / "old.html").read_text()
 
-    assert "anomalies is not in" in html and "run `finops anomalies`" in html
-    assert "recommendations is not in" in html and "run `finops recommend`" in html
-    assert "carbon_monthly is not in" in html
+    assert "anomalies is not in" in sample_html and "run `finops anomalies` first" in sample_html
+    assert "recommendations is not in" in old_html and "run `finops build` first" in old_html
+    assert "carbon_monthly is not in" in old_html
 
 
 def test_report_on_hand_set_marts_tells_every_section(hand_set: Path, tmp_path: Path) -> None:
@@ -58,7 +59,7 @@ def test_report_on_hand_set_marts_tells_every_section(hand_set: Path, tmp_path: 
     assert shown["shared"] == 30
     assert shown["anomalies"] == 2
     assert shown["anomaly-impact"] == 27
-    assert shown["savings"] == 92
+    assert shown["savings"] == 84  # each resource once (fixture_marts.sql)
     assert shown["co2e"] == 52
     assert shown["graviton-share"] == 0.25
     assert shown["co2e-saved"] == 8.5

@@ -131,3 +131,33 @@ def test_named_path_that_is_a_directory_says_so(tmp_path: Path):
     assert str(raised.value) == (
         f"{tmp_path}: is a directory (expected a TOML file such as finops.toml)"
     )
+
+
+def test_recommendation_and_carbon_parameters_override_the_seeds(tmp_path):
+    from pipelines.config import load_config
+
+    path = tmp_path / "finops.toml"
+    path.write_text("[recommendations]\nlookback_days = 14\n\n[carbon]\ncpu_utilization = 0.3\n")
+
+    config = load_config(path)
+
+    assert dict(config.parameters["recommendation_parameters"]) == {"lookback_days": 14.0}
+    assert dict(config.parameters["carbon_parameters"]) == {"cpu_utilization": 0.3}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[recommendations]\nlookback_dayz = 14\n", "did you mean 'lookback_days'"),
+        ("[carbon]\ncpu_utilization = 'high'\n", "carbon.cpu_utilization: 'high' is not a number"),
+        ("recommendations = 3\n", "recommendations: expected a table"),
+    ],
+)
+def test_bad_parameters_name_the_key(tmp_path, text, message):
+    from pipelines.config import load_config
+
+    path = tmp_path / "finops.toml"
+    path.write_text(text)
+
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)

@@ -21,7 +21,9 @@ from pipelines.models import DATABASE_FILE, build, find_models, order_models
 
 # In build order: staging, then the models that read it by name, then what reads those.
 SHIPPED_MODELS = (
+    "rec_parameters",
     "stg_line_items",
+    "carbon_line_items",
     "commitment_coverage_daily",
     "commitment_savings_monthly",
     "commitment_utilization_daily",
@@ -31,10 +33,35 @@ SHIPPED_MODELS = (
     "instance_architecture_monthly",
     "invoice_reconciliation",
     "monthly_cost",
+    "rec_commitment",
+    "rec_gp3",
     "showback_attribution",
     "tag_coverage",
+    "carbon_monthly",
+    "rec_idle",
+    "rec_instances",
     "showback_monthly",
+    "carbon_showback_monthly",
+    "rec_graviton",
+    "rec_previous_generation",
+    "rec_schedule",
+    "rec_spot",
+    "recommendations",
 )
+#: Reference seeds of the recommendation and carbon models (queries/seeds/*.csv).
+SHIPPED_SEEDS = {
+    "carbon_coefficients",
+    "carbon_family_watts",
+    "carbon_parameters",
+    "carbon_region_factors",
+    "ec2_ondemand_prices",
+    "environment_classes",
+    "graviton_equivalents",
+    "recommendation_parameters",
+    "savings_assumptions",
+    "schedule_team_offsets",
+    "spot_discount_reference",
+}
 
 
 def write_period(warehouse: Path, period: str, rows: list[dict]) -> None:
@@ -126,7 +153,7 @@ def test_models_are_views_an_analyst_sees_in_one_file(warehouse: Path):
         "anomalies",
         "anomaly_days",
     }
-    assert tables == {*CONFIGURED_SEEDS, "focus_service_categories"}
+    assert tables == {*CONFIGURED_SEEDS, "focus_service_categories", *SHIPPED_SEEDS}
     assert total == 4.0
 
 
