@@ -1,0 +1,67 @@
+"""Scheduler: EC2 instances with a schedule tag, stopped and started.
+
+Instances in a transitional state (``pending``, ``stopping``) are left for the next run. Spot
+instances that cannot be stopped fail with AWS's own error code, recorded for that instance.
+"""
+
+from __future__ import annotations
+
+from lambdas.aws import Scope, paginate
+from lambdas.safety import Resource, tag_value
+
+RESOURCE_TYPE = "ec2:instance"
+PERMISSIONS = {
+    "ec2:DescribeInstances",
+    "ec2:StopInstances",
+    "ec2:StartInstances",
+    "ec2:CreateTags",
+}
+_STATES = {"running": "running", "stopped": "stopped"}
+
+
+def find(scope: Scope, tag_key: str, ids: list[str] | None = None) -> list[Resource]:
+    """Instances carrying ``tag_key`` (any value), or the instances named by ``ids``."""
+    arguments: dict = (
+        {"InstanceIds": ids}
+        if ids
+        else {
+            "Filters": [
+                {"Name": "tag-key", "Values": [tag_key]},
+                {
+                    "Name": "instance-state-name",
+                    "Values": ["pending", "running", "stopping", "stopped"],
+                },
+            ]
+        }
+    )
+    reservations = paginate(scope.client("ec2"), "describe_instances", "Reservations", **arguments)
+    return [
+        Resource(
+            type=RESOURCE_TYPE,
+            id=instance["InstanceId"],
+            account_id=scope.account_id,
+            region=scope.region,
+            tags=tag_value(instance.get("Tags")),
+            state=_STATES.get(instance["State"]["Name"], instance["State"]["Name"]),
+            created=instance.get("LaunchTime"),
+            details={"instance_type": instance.get("InstanceType")},
+        )
+        for reservation in reservations
+        for instance in reservation["Instances"]
+    ]
+
+
+def stop(scope: Scope, resource: Resource) -> str:
+    scope.client("ec2").stop_instances(InstanceIds=[resource.id])
+    return f"stopped {resource.id}"
+
+
+def start(scope: Scope, resource: Resource) -> str:
+    scope.client("ec2").start_instances(InstanceIds=[resource.id])
+    return f"started {resource.id}"
+
+
+def set_tags(scope: Scope, resource: Resource, tags: dict[str, str]) -> None:
+    scope.client("ec2").create_tags(
+        Resources=[resource.id], Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
+    )
