@@ -157,9 +157,15 @@ class Sessions:
         return account_id, session
 
 
+#: Items per page of every list call; None leaves each service's own default (tests lower it).
+PAGE_SIZE: int | None = None
+
+
 def paginate(client: Any, operation: str, key: str, **arguments: Any) -> list[dict[str, Any]]:
     """Every item of a list call, page by page through botocore's paginator."""
     items: list[dict[str, Any]] = []
+    if PAGE_SIZE is not None:
+        arguments["PaginationConfig"] = {"PageSize": PAGE_SIZE}
     for page in client.get_paginator(operation).paginate(**arguments):
         items.extend(page.get(key, []))
     return items

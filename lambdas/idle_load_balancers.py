@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import botocore.exceptions
+
 from lambdas import marking
-from lambdas.aws import Scope, paginate
+from lambdas.aws import Scope, error_code, paginate
 from lambdas.config import CleanupRule
 from lambdas.safety import Resource, tag_value
 
@@ -99,7 +101,14 @@ def remove_tags(scope: Scope, resource: Resource, keys: list[str]) -> None:
 
 def _targets(elbv2, arn: str) -> tuple[int, int]:  # noqa: ANN001
     registered = healthy = 0
-    for group in paginate(elbv2, "describe_target_groups", "TargetGroups", LoadBalancerArn=arn):
+    try:
+        groups = paginate(elbv2, "describe_target_groups", "TargetGroups", LoadBalancerArn=arn)
+    except botocore.exceptions.ClientError as error:
+        # Some endpoints (moto, older regions) answer "no group" with an error, not [].
+        if error_code(error) != "TargetGroupNotFound":
+            raise
+        groups = []
+    for group in groups:
         health = elbv2.describe_target_health(TargetGroupArn=group["TargetGroupArn"])
         for target in health.get("TargetHealthDescriptions", []):
             registered += 1

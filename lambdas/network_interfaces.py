@@ -30,14 +30,23 @@ remove_tags = marking.ec2_remove_tags
 
 
 def find(scope: Scope, ids: list[str] | None = None) -> list[Resource]:
-    arguments: dict = (
-        {"NetworkInterfaceIds": ids}
-        if ids
-        else {"Filters": [{"Name": "status", "Values": ["available"]}]}
-    )
-    interfaces = paginate(
-        scope.client("ec2"), "describe_network_interfaces", "NetworkInterfaces", **arguments
-    )
+    ec2 = scope.client("ec2")
+    if ids:
+        interfaces = paginate(
+            ec2, "describe_network_interfaces", "NetworkInterfaces", NetworkInterfaceIds=ids
+        )
+    else:
+        # Marked interfaces too, in use or not: one attached since it was marked gets unmarked.
+        found: dict[str, dict] = {}
+        for filters in (
+            [{"Name": "status", "Values": ["available"]}],
+            [{"Name": "tag-key", "Values": [marking.MARK_TAG]}],
+        ):
+            for item in paginate(
+                ec2, "describe_network_interfaces", "NetworkInterfaces", Filters=filters
+            ):
+                found[item["NetworkInterfaceId"]] = item
+        interfaces = list(found.values())
     return [
         Resource(
             type=RESOURCE_TYPE,

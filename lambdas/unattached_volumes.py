@@ -39,10 +39,19 @@ remove_tags = marking.ec2_remove_tags
 
 def find(scope: Scope, ids: list[str] | None = None) -> list[Resource]:
     """Unattached volumes, or the volumes named by ``ids`` whatever their state."""
-    arguments: dict = (
-        {"VolumeIds": ids} if ids else {"Filters": [{"Name": "status", "Values": ["available"]}]}
-    )
-    volumes = paginate(scope.client("ec2"), "describe_volumes", "Volumes", **arguments)
+    ec2 = scope.client("ec2")
+    if ids:
+        volumes = paginate(ec2, "describe_volumes", "Volumes", VolumeIds=ids)
+    else:
+        # Marked volumes too, attached or not: one attached since it was marked gets unmarked.
+        found: dict[str, dict] = {}
+        for filters in (
+            [{"Name": "status", "Values": ["available"]}],
+            [{"Name": "tag-key", "Values": [marking.MARK_TAG]}],
+        ):
+            for item in paginate(ec2, "describe_volumes", "Volumes", Filters=filters):
+                found[item["VolumeId"]] = item
+        volumes = list(found.values())
     return [
         Resource(
             type=RESOURCE_TYPE,

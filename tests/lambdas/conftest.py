@@ -31,6 +31,8 @@ def aws(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    # moto's thousand public AMIs come with snapshots "owned" by the test account: noise here.
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     with mock_aws():
         yield
 
@@ -68,3 +70,88 @@ def tags_of(resource_id: str) -> dict[str, str]:
 
 def days(n: float) -> timedelta:
     return timedelta(days=n)
+
+
+def instance(tags: dict[str, str] | None = None) -> str:
+    tag_list = [{"Key": k, "Value": v} for k, v in (tags or {}).items()]
+    spec = [{"ResourceType": "instance", "Tags": tag_list}] if tag_list else []
+    reply = ec2().run_instances(
+        ImageId="ami-12345678",
+        MinCount=1,
+        MaxCount=1,
+        InstanceType="t3.micro",
+        TagSpecifications=spec,
+    )
+    return reply["Instances"][0]["InstanceId"]
+
+
+def state_of(instance_id: str) -> str:
+    reply = ec2().describe_instances(InstanceIds=[instance_id])
+    return reply["Reservations"][0]["Instances"][0]["State"]["Name"]
+
+
+def volume(tags: dict[str, str] | None = None) -> str:
+    tag_list = [{"Key": k, "Value": v} for k, v in (tags or {}).items()]
+    spec = [{"ResourceType": "volume", "Tags": tag_list}] if tag_list else []
+    reply = ec2().create_volume(
+        AvailabilityZone=f"{REGION}a", Size=100, VolumeType="gp2", TagSpecifications=spec
+    )
+    return reply["VolumeId"]
+
+
+def volume_ids() -> set[str]:
+    return {v["VolumeId"] for v in ec2().describe_volumes()["Volumes"]}
+
+
+class Faults:
+    """Answers chosen AWS calls with an error before they reach moto; counts every attempt."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self._pending: dict[str, list[tuple[int, str, str | None]]] = {}
+
+    def fail(
+        self,
+        operation: str,
+        code: str,
+        *,
+        times: int = 1,
+        status: int = 400,
+        when: str | None = None,
+    ) -> None:
+        """The next ``times`` calls of ``operation`` (whose body contains ``when``) fail."""
+        self._pending.setdefault(operation, []).extend([(status, code, when)] * times)
+
+    def session(self) -> boto3.Session:
+        session = boto3.Session(region_name=REGION)
+        session.events.register_first("before-send", self._before_send)
+        return session
+
+    def count(self, operation: str) -> int:
+        return self.calls.count(operation)
+
+    def _before_send(self, request, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        operation = kwargs["event_name"].rsplit(".", 1)[-1]
+        self.calls.append(operation)
+        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
+        pending = self._pending.get(operation, [])
+        for position, (status, code, when) in enumerate(pending):
+            if when is None or when in body:
+                pending.pop(position)
+                return _error_response(request.url, status, code)
+        return None
+
+
+def _error_response(url: str, status: int, code: str):  # noqa: ANN202
+    from botocore.awsrequest import AWSResponse
+
+    body = (
+        f"<Response><Errors><Error><Code>{code}</Code><Message>injected {code}</Message>"
+        "</Error></Errors><RequestID>test</RequestID></Response>"
+    ).encode()
+
+    class Raw:
+        def stream(self, **_kwargs):  # noqa: ANN003, ANN202
+            yield body
+
+    return AWSResponse(url, status, {"Content-Type": "text/xml"}, Raw())
