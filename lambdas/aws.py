@@ -139,7 +139,7 @@ class Sessions:
                 credentials = sts.assume_role(
                     RoleArn=target.role_arn, RoleSessionName="finops-act"
                 )["Credentials"]
-            except botocore.exceptions.ClientError as error:
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
                 raise ConfigError(
                     f"account {target.account_id}: AssumeRole {target.role_arn} failed with "
                     f"{error_code(error)}"
@@ -153,7 +153,15 @@ class Sessions:
         account_id = target.account_id
         if account_id is None:
             sts = session.client("sts", config=retry_config())
-            account_id = sts.get_caller_identity()["Account"]
+            try:
+                account_id = sts.get_caller_identity()["Account"]
+            except botocore.exceptions.NoCredentialsError:
+                raise ConfigError(
+                    "no AWS credentials (set AWS_PROFILE or AWS_ACCESS_KEY_ID, or run where a "
+                    "role is attached)"
+                ) from None
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+                raise ConfigError(f"GetCallerIdentity failed with {error_code(error)}") from None
         return account_id, session
 
 

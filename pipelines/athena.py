@@ -38,6 +38,7 @@ from sqlglot.errors import SqlglotError
 
 from pipelines.errors import ModelError
 from pipelines.models import (
+    ACTION_LOG,
     SOURCE,
     Model,
     find_models,
@@ -169,7 +170,7 @@ def athena_models(queries: Path) -> tuple[list[AthenaModel], list[AthenaModel]]:
             for Athena (the first such file; ``transpile_errors`` lists them all).
     """
     seeds = sorted(set(find_seeds(queries)) | set(CONFIGURED_SEEDS))
-    models, checks = order_models(find_models(queries), known=[SOURCE, *seeds])
+    models, checks = order_models(find_models(queries), known=[SOURCE, ACTION_LOG, *seeds])
     return (
         [AthenaModel(model, to_athena(model.sql, str(model.path))) for model in models],
         [AthenaModel(check, to_athena(check.sql, str(check.path))) for check in checks],

@@ -35,7 +35,7 @@ import boto3
 from pipelines.athena import CONFIGURED_SEEDS, AthenaModel, athena_models
 from pipelines.config import queries_folder
 from pipelines.errors import ModelError, WarehouseError
-from pipelines.models import SOURCE, CheckFailure, Progress, find_seeds
+from pipelines.models import ACTION_LOG, SOURCE, CheckFailure, Progress, find_seeds
 from pipelines.register import S3Location, aws_errors
 
 logger = logging.getLogger(__name__)
@@ -110,7 +110,9 @@ def build_athena(
     athena = athena if athena is not None else boto3.client("athena")
     glue = glue if glue is not None else boto3.client("glue")
     _check_sources(
-        glue, database, [SOURCE, *sorted(set(find_seeds(queries)) | {*CONFIGURED_SEEDS})]
+        glue,
+        database,
+        [SOURCE, *sorted(set(find_seeds(queries)) | {*CONFIGURED_SEEDS}), ACTION_LOG],
     )
     runner = _Runner(athena, database, s3_output, workgroup, poll_seconds, timeout_seconds, sleep)
     total = len(models) + len(checks)
