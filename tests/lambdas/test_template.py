@@ -33,7 +33,11 @@ def actions(statement: dict) -> set[str]:
 
 def test_cfn_lint_passes_on_the_template():
     # cfn-lint's own command (its package has no __main__): the script beside this Python.
-    command = [sys.executable, "-c", "import sys; from cfnlint.runner import main; sys.exit(main())"]
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from cfnlint.runner import main; sys.exit(main())",
+    ]
     result = subprocess.run([*command, str(TEMPLATE)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
