@@ -1,5 +1,5 @@
--- realized_savings: what the actions the plan executor carried out saved, from each resource's cost before and after.
--- Grain: one row per plan action carried out (outcome applied, step act, not a dry run) and currency.
+-- realized_savings: what the plan executor's actions saved: each resource's cost before and after.
+-- Grain: one row per plan action carried out (applied, step act, not a dry run) and currency.
 -- Inputs: action_log (the executor's execution logs, loaded by `finops act ingest-log`; empty
 --   until one is), stg_line_items.
 -- Columns: action_id, kind, action, resource_type, resource_id, account_id, region, acted_at,
@@ -41,10 +41,13 @@ windows AS (
     SELECT
         acted.*,
         CAST(acted.acted_at AS DATE) AS acted_on,
-        greatest(0, least(30, date_diff('day', coverage.first_day, CAST(acted.acted_at AS DATE))))
-            AS days_before,
-        greatest(0, least(30, date_diff('day', CAST(acted.acted_at AS DATE), coverage.last_day)))
-            AS days_after
+        -- No line item at all leaves the dates NULL: no day on either side.
+        greatest(0, least(30, coalesce(
+            date_diff('day', coverage.first_day, CAST(acted.acted_at AS DATE)), 0
+        ))) AS days_before,
+        greatest(0, least(30, coalesce(
+            date_diff('day', CAST(acted.acted_at AS DATE), coverage.last_day), 0
+        ))) AS days_after
     FROM acted
     CROSS JOIN coverage
 ),
@@ -73,15 +76,15 @@ summed AS (
         windows.days_after,
         sum(
             CASE
-                WHEN date_diff('day', daily.usage_date, windows.acted_on) BETWEEN 1 AND windows.days_before
-                    THEN daily.cost
+                WHEN date_diff('day', daily.usage_date, windows.acted_on)
+                    BETWEEN 1 AND windows.days_before THEN daily.cost
                 ELSE 0
             END
         ) AS cost_before,
         sum(
             CASE
-                WHEN date_diff('day', windows.acted_on, daily.usage_date) BETWEEN 1 AND windows.days_after
-                    THEN daily.cost
+                WHEN date_diff('day', windows.acted_on, daily.usage_date)
+                    BETWEEN 1 AND windows.days_after THEN daily.cost
                 ELSE 0
             END
         ) AS cost_after
