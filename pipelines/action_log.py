@@ -70,9 +70,8 @@ def ingest_action_log(source: str, warehouse: Path) -> list[LoadedLog]:
     files = _read_sources(source)
     if not files:
         raise InputError(source, "no execution log found", expected="<run_id>.jsonl files")
-    loaded = []
-    folder = warehouse / FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
+    # Every file is checked before any is written: a bad one loads nothing.
+    parsed = []
     for name, text in files:
         rows = _parse(name, text)
         run_ids = {row["run_id"] for row in rows}
@@ -81,6 +80,12 @@ def ingest_action_log(source: str, warehouse: Path) -> list[LoadedLog]:
         (run_id,) = run_ids
         if not _RUN_ID.match(run_id):
             raise InputError(name, f"run_id {run_id!r} cannot name a file")
+        parsed.append((name, run_id, rows))
+
+    loaded = []
+    folder = warehouse / FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, run_id, rows in parsed:
         target = folder / f"{run_id}.parquet"
         partial = target.with_name(f".{target.name}.partial")
         pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), partial, compression="zstd")
