@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime
 
 import boto3
@@ -320,3 +321,27 @@ def test_a_retried_delete_of_a_gone_volume_is_not_a_failure(aws):
 
     assert not report.failed
     assert decisions(stream, vol)[0]["outcome"] == "gone"
+
+
+def test_marks_are_announced_once_per_run_on_the_topic(aws):
+    sns = boto3.client("sns", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    topic = sns.create_topic(Name="finops-notices")["TopicArn"]
+    queue = sqs.create_queue(QueueName="notices")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"])
+    first, second = volume(), volume()
+    cfg = make_config(
+        apply=True,
+        notify_topic_arn=topic,
+        cleanup={**ONLY, "unattached_volumes": {"min_age_days": 0, "grace_days": 3}},
+    )
+
+    run(cfg, now_plus(0))
+    run(cfg, now_plus(1))  # nothing newly marked: no second message
+
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    assert len(messages) == 1
+    text = json.loads(messages[0]["Body"])["Message"]
+    assert first in text and second in text
+    assert json.loads(messages[0]["Body"])["Subject"] == "finops clean-up: 2 resources marked"
