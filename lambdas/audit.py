@@ -28,19 +28,19 @@ class AuditLog:
         dry_run: bool,
         location: str | None = None,
         stream: TextIO | None = None,
-        clock: Any = None,
+        evaluated_at: datetime | None = None,
     ) -> None:
         self.function = function
         self.run_id = run_id
         self.dry_run = dry_run
         self.location = location
         self.stream = stream if stream is not None else sys.stdout
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.evaluated_at = evaluated_at or datetime.now(UTC)
         self.records: list[dict[str, Any]] = []
 
     def record(self, **fields: Any) -> dict[str, Any]:
         line = {
-            "time": self.clock().isoformat().replace("+00:00", "Z"),
+            "time": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
             "run_id": self.run_id,
             "function": self.function,
             "dry_run": self.dry_run,
@@ -55,7 +55,7 @@ class AuditLog:
         """Write the run's lines to the audit location; returns where, or None without one."""
         if not self.location:
             return None
-        day = self.clock().strftime("%Y/%m/%d")
+        day = self.evaluated_at.astimezone(UTC).strftime("%Y/%m/%d")
         text = "".join(json.dumps(line, default=str) + "\n" for line in self.records)
         return write_text(
             self.location, f"audit/{self.function}/{day}/{self.run_id}.jsonl", text, s3_client

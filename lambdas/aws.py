@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
+import botocore.loaders
 from botocore.config import Config as BotoConfig
 
 from lambdas.config import Config, Target
@@ -72,9 +73,21 @@ def retry_config() -> BotoConfig:
     )
 
 
+# One loader for every session of the process: parsing a service's API model (EC2's is large)
+# once per container instead of once per session and run.
+_LOADER = botocore.loaders.create_loader()
+
+
+def new_session(**arguments: Any) -> boto3.Session:
+    """A boto3 session (standard settings and credentials chain) sharing the model loader."""
+    session = boto3.Session(**arguments)
+    session._session.register_component("data_loader", _LOADER)
+    return session
+
+
 def home_client(service: str, region: str | None = None) -> Any:
     """A client in the function's own account (audit bucket, plan object, STS)."""
-    return boto3.Session(region_name=region).client(service, config=retry_config())
+    return new_session(region_name=region).client(service, config=retry_config())
 
 
 @dataclass
@@ -103,7 +116,7 @@ class Sessions:
 
     def __init__(self, config: Config, base: boto3.Session | None = None) -> None:
         self.config = config
-        self.base = base if base is not None else boto3.Session()
+        self.base = base if base is not None else new_session()
         self._sessions: dict[Target, tuple[str, boto3.Session]] = {}
 
     def scopes(self) -> list[Scope]:
@@ -144,7 +157,7 @@ class Sessions:
                     f"account {target.account_id}: AssumeRole {target.role_arn} failed with "
                     f"{error_code(error)}"
                 ) from None
-            session = boto3.Session(
+            session = new_session(
                 aws_access_key_id=credentials["AccessKeyId"],
                 aws_secret_access_key=credentials["SecretAccessKey"],
                 aws_session_token=credentials["SessionToken"],

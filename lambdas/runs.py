@@ -20,13 +20,15 @@ from lambdas.safety import RunReport, new_run_id
 
 
 def _audit(function: str, config: Config, now: datetime, stream: TextIO | None) -> AuditLog:
+    # Lines carry the wall-clock time they were written; the run id and the S3 key carry the
+    # time the run evaluated its rules at (``now``, which tests and `finops act --at` set).
     return AuditLog(
         function,
         new_run_id(now),
         dry_run=not config.apply,
         location=config.audit_log,
         stream=stream,
-        clock=lambda: now,
+        evaluated_at=now,
     )
 
 

@@ -181,6 +181,7 @@ def execute_proposals(
         or f"{len(changes)} changes planned over {sum(examined.values())} resources",
         examined=dict(examined),
         planned=len(changes),
+        evaluated_at=audit.evaluated_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
     )
     if too_many:
         problems.append(too_many)
@@ -213,7 +214,8 @@ def _decide(
 ) -> None:
     if not proposal.is_change:
         proposal.outcome = proposal.outcome or "skipped"
-    elif too_many and proposal.counts:
+    elif too_many:
+        # Not even a tag: a run past its blast radius is a rule gone wrong, not a big day.
         proposal.outcome, proposal.reason = "skipped", f"{too_many}; {proposal.reason}"
     elif not config.apply:
         proposal.outcome = "dry_run"

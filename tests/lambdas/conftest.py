@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+import botocore.retries.bucket
 import botocore.retries.standard
 import pytest
 from moto import mock_aws
@@ -39,10 +40,11 @@ def aws(monkeypatch: pytest.MonkeyPatch):
 
 @pytest.fixture
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Retries count attempts, not seconds."""
+    """Retries count attempts, not seconds (backoff, and adaptive mode's rate limiter)."""
     monkeypatch.setattr(
         botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, context: 0
     )
+    monkeypatch.setattr(botocore.retries.bucket.TokenBucket, "acquire", lambda self, *a, **k: True)
 
 
 def make_config(**settings: Any) -> config_module.Config:
