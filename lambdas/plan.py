@@ -39,7 +39,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -222,8 +222,13 @@ def run(
     location = None
     if config.execution_log:
         text = "".join(json.dumps(line) + "\n" for line in lines)
-        location = write_text(config.execution_log, f"{report.run_id}.jsonl", text, s3_client)
-        logger.info("execution log written to %s", location)
+        try:
+            location = write_text(config.execution_log, f"{report.run_id}.jsonl", text, s3_client)
+            logger.info("execution log written to %s", location)
+        except Exception as error:  # noqa: BLE001 - the audit log still has every decision
+            report.problems.append(
+                f"execution log not written to {config.execution_log}: {error_code(error)}"
+            )
     return ExecutionReport(report, lines, location)
 
 
@@ -278,8 +283,6 @@ def _cleanup(
     resource = found[0]
     rule = config.rule(kind.KIND)
     if "min_idle_days" in action.conditions:
-        from dataclasses import replace
-
         rule = replace(rule, min_age_days=int(action.conditions["min_idle_days"]))
     blocked = conditions_problem(action.conditions, resource, config)
     return marking.evaluate(scope, kind, resource, rule, now, blocked=blocked)

@@ -221,3 +221,15 @@ def test_a_bad_plan_is_refused_naming_the_action(change, message):  # noqa: ANN0
         parse_plan(plan, "plans/action_plan.json")
     assert str(raised.value).startswith("plans/action_plan.json")
     assert message in str(raised.value)
+
+
+def test_min_idle_days_stands_in_for_the_minimum_age(aws, tmp_path):
+    vol = volume()
+    plan = write_plan(
+        tmp_path, [action("delete_volume", "ec2:volume", vol, conditions={"min_idle_days": 30})]
+    )
+
+    report, lines = execute(tmp_path, plan, now_plus(2), cleanup=GRACE_0)
+
+    assert lines[f"idle:{vol}"]["reason"] == "created 2 days ago, younger than 30 days"
+    assert tags_of(vol) == {}
