@@ -97,3 +97,39 @@ def test_lambda_modules_import_no_analytics_stack():
     loaded = result.stdout
     for heavy in ("duckdb", "pyarrow", "pandas", "polars", "pipelines"):
         assert f"'{heavy}'" not in loaded, heavy
+
+
+TARGET_ROLE = TEMPLATE.with_name("target-role.yaml")
+HOME_ONLY = ("s3:", "sts:", "sns:")  # the audit bucket, STS and the topic stay in the home account
+
+
+def test_target_role_allows_what_the_functions_do_to_resources():
+    target = yaml.safe_load(TARGET_ROLE.read_text(encoding="utf-8"))
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from cfnlint.runner import main; sys.exit(main())",
+    ]
+    linted = subprocess.run([*command, str(TARGET_ROLE)], capture_output=True, text=True)
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+
+    statements = target["Resources"]["TargetRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+        "Statement"
+    ]
+    allowed = set().union(*(actions(s) for s in statements if s["Effect"] == "Allow"))
+    needed = {
+        action
+        for declared in FUNCTION_PERMISSIONS.values()
+        for action in declared
+        if not action.startswith(HOME_ONLY)
+    }
+    assert allowed == needed
+    assert not any("*" in action for s in statements for action in actions(s))
+    (deny,) = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Null": {"aws:ResourceTag/finops:protect": "false"}}
+    assert (
+        target["Parameters"]["TargetRoleName"]["Default"]
+        == yaml.safe_load(TEMPLATE.read_text(encoding="utf-8"))["Parameters"]["TargetRoleName"][
+            "Default"
+        ]
+    )
