@@ -1,7 +1,7 @@
 """Clean-up: network interfaces that are ``available`` (attached to nothing).
 
 Interfaces that AWS services manage (requester-managed, or of a type other than ``interface``
-such as those of Lambda, NAT gateways or VPC endpoints) are never touched: their service
+and ``efa``, such as those of Lambda, NAT gateways or VPC endpoints) are never touched: their service
 deletes them. AWS gives no creation time for an interface, so ``min_age_days`` cannot apply
 and the grace period is the only wait.
 """
@@ -70,7 +70,7 @@ def check(resource: Resource, rule: CleanupRule, now: datetime) -> tuple[bool, s
         return False, f"interface is {resource.state}"
     if resource.details.get("requester_managed"):
         return False, "managed by an AWS service (requester-managed)"
-    if resource.details.get("interface_type") not in ("interface", None):
+    if resource.details.get("interface_type") not in ("interface", "efa", None):
         return False, f"interface type {resource.details['interface_type']} belongs to a service"
     return True, f"available interface in {resource.details.get('subnet_id')}, attached to nothing"
 

@@ -35,6 +35,7 @@ def find(scope: Scope, tag_key: str, ids: list[str] | None = None) -> list[Resou
             db["DBInstanceIdentifier"], tags, tag_key, wanted
         ):
             continue
+        replica_of = db.get("ReadReplicaSourceDBInstanceIdentifier")
         found.append(
             _resource(
                 scope,
@@ -46,6 +47,10 @@ def find(scope: Scope, tag_key: str, ids: list[str] | None = None) -> list[Resou
                 db.get("InstanceCreateTime"),
             )
         )
+        if replica_of:
+            found[-1].details["not_schedulable"] = (
+                f"a read replica of {replica_of}; RDS cannot stop replicas"
+            )
     for cluster in paginate(rds, "describe_db_clusters", "DBClusters"):
         tags = tag_value(cluster.get("TagList"))
         if not _selected(cluster["DBClusterIdentifier"], tags, tag_key, wanted):

@@ -1,7 +1,8 @@
 """Scheduler: EC2 instances with a schedule tag, stopped and started.
 
-Instances in a transitional state (``pending``, ``stopping``) are left for the next run. Spot
-instances that cannot be stopped fail with AWS's own error code, recorded for that instance.
+Instances in a transitional state (``pending``, ``stopping``) are left for the next run.
+Instances of an Auto Scaling group (the group would replace them; schedule the group) and Spot
+instances are never stopped; the audit log says why.
 """
 
 from __future__ import annotations
@@ -44,7 +45,10 @@ def find(scope: Scope, tag_key: str, ids: list[str] | None = None) -> list[Resou
             tags=tag_value(instance.get("Tags")),
             state=_STATES.get(instance["State"]["Name"], instance["State"]["Name"]),
             created=instance.get("LaunchTime"),
-            details={"instance_type": instance.get("InstanceType")},
+            details={
+                "instance_type": instance.get("InstanceType"),
+                "not_schedulable": _not_schedulable(instance),
+            },
         )
         for reservation in reservations
         for instance in reservation["Instances"]
@@ -65,3 +69,14 @@ def set_tags(scope: Scope, resource: Resource, tags: dict[str, str]) -> None:
     scope.client("ec2").create_tags(
         Resources=[resource.id], Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
     )
+
+
+def _not_schedulable(instance: dict) -> str | None:
+    tags = tag_value(instance.get("Tags"))
+    group = tags.get("aws:autoscaling:groupName")
+    if group:
+        # Its group would replace a stopped instance: the group is what gets scheduled.
+        return f"member of Auto Scaling group {group}; schedule the group instead"
+    if instance.get("InstanceLifecycle") == "spot":
+        return "a Spot instance; AWS stops or ends those itself"
+    return None

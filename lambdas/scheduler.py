@@ -66,6 +66,9 @@ def evaluate(
     if schedule is None:
         known = ", ".join(sorted(config.schedules)) or "none configured"
         return Proposal(resource, "none", f"unknown schedule {name!r} (known: {known})")
+    refusal = resource.details.get("not_schedulable")
+    if refusal:
+        return Proposal(resource, "none", f"schedule {name}: {refusal}")
     transition = last_transition(schedule, now)
     if transition is None:
         return Proposal(resource, "none", f"schedule {name}: no transition in the last weeks")

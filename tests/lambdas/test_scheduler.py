@@ -269,3 +269,14 @@ def test_listing_beyond_one_page_sees_every_database(aws, monkeypatch):
     statuses = {db["DBInstanceStatus"] for db in rds.describe_db_instances()["DBInstances"]}
     assert statuses == {"stopped"}
     assert report.outcomes()["applied"] == 22
+
+
+def test_instances_of_an_auto_scaling_group_are_left_to_the_group(aws):
+    member = instance({"finops:schedule": "office", "aws:autoscaling:groupName": "web"})
+
+    report, stream = run(config(), utc(2026, 12, 2, 19, 5))
+
+    assert state_of(member) == "running"
+    assert decisions(stream, member)[0]["reason"] == (
+        "schedule office: member of Auto Scaling group web; schedule the group instead"
+    )
