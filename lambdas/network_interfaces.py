@@ -1,9 +1,9 @@
 """Clean-up: network interfaces that are ``available`` (attached to nothing).
 
-Interfaces that AWS services manage (requester-managed, or of a type other than ``interface``
-and ``efa``, such as those of Lambda, NAT gateways or VPC endpoints) are never touched: their service
-deletes them. AWS gives no creation time for an interface, so ``min_age_days`` cannot apply
-and the grace period is the only wait.
+Interfaces that AWS services manage (requester-managed, or of a type other than
+``interface`` and ``efa``, such as those of Lambda, NAT gateways or VPC endpoints) are never
+touched: their service deletes them. AWS gives no creation time for an interface, so
+``min_age_days`` cannot apply and the grace period is the only wait.
 """
 
 from __future__ import annotations
