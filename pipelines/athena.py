@@ -39,6 +39,7 @@ from sqlglot.errors import SqlglotError
 from pipelines import config
 from pipelines.errors import ModelError
 from pipelines.models import (
+    ACTION_LOG,
     RUN_LOG_SOURCES,
     SOURCE,
     Model,
@@ -171,7 +172,9 @@ def athena_models(queries: Path) -> tuple[list[AthenaModel], list[AthenaModel]]:
             for Athena (the first such file; ``transpile_errors`` lists them all).
     """
     seeds = sorted(set(find_seeds(queries)) | set(CONFIGURED_SEEDS))
-    models, checks = order_models(find_models(queries), known=[SOURCE, *RUN_LOG_SOURCES, *seeds])
+    models, checks = order_models(
+        find_models(queries), known=[SOURCE, ACTION_LOG, *RUN_LOG_SOURCES, *seeds]
+    )
     return (
         [AthenaModel(model, to_athena(model.sql, str(model.path))) for model in models],
         [AthenaModel(check, to_athena(check.sql, str(check.path))) for check in checks],

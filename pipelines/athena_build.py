@@ -35,7 +35,14 @@ import boto3
 from pipelines.athena import CONFIGURED_SEEDS, AthenaModel, athena_models
 from pipelines.config import queries_folder
 from pipelines.errors import ModelError, WarehouseError
-from pipelines.models import RUN_LOG_SOURCES, SOURCE, CheckFailure, Progress, find_seeds
+from pipelines.models import (
+    ACTION_LOG,
+    RUN_LOG_SOURCES,
+    SOURCE,
+    CheckFailure,
+    Progress,
+    find_seeds,
+)
 from pipelines.register import S3Location, aws_errors
 
 logger = logging.getLogger(__name__)
@@ -110,7 +117,9 @@ def build_athena(
     athena = athena if athena is not None else boto3.client("athena")
     glue = glue if glue is not None else boto3.client("glue")
     found = _check_sources(
-        glue, database, [SOURCE, *sorted(set(find_seeds(queries)) | {*CONFIGURED_SEEDS})]
+        glue,
+        database,
+        [SOURCE, *sorted(set(find_seeds(queries)) | {*CONFIGURED_SEEDS}), ACTION_LOG],
     )
     # TODO: finops register does not put the run log (_runs) in Glue yet, so the models that
     # reconcile against it (invoice_reconciliation and its check) are left out on Athena

@@ -843,6 +843,151 @@ def _print_recommendations(result, limit: int) -> None:  # noqa: ANN001 - Recomm
         console.print(f"Action plan: {actions} actions -> {result.plan_location}")
 
 
+# --- finops act: the Lambdas' functions, run locally (lambdas/, issue 8) -------------------
+
+act_app = typer.Typer(
+    help="Run the Lambdas locally: scheduler, cleanup, plan. Dry-run unless --apply (or "
+    "apply = true in the configuration). Audit lines (JSON) go to stdout.",
+    no_args_is_help=True,
+)
+app.add_typer(act_app, name="act")
+
+ActConfigOption = Annotated[
+    str | None,
+    typer.Option(
+        "--config",
+        "-c",
+        envvar="FINOPS_ACT_CONFIG",
+        help="The Lambdas' configuration: TOML or JSON file, s3:// URL (see lambdas/config.py).",
+    ),
+]
+ApplyOption = Annotated[
+    bool, typer.Option("--apply", help="Make the changes (default: dry-run, nothing changes).")
+]
+AtOption = Annotated[
+    str | None,
+    typer.Option("--at", help="Evaluate as if it were this UTC time (ISO 8601); default: now."),
+]
+
+
+@act_app.command("scheduler")
+def act_scheduler_command(
+    config: ActConfigOption = None, apply: ApplyOption = False, at: AtOption = None
+) -> None:
+    """Stop and start tagged EC2 instances, RDS databases and Auto Scaling groups by schedule."""
+    from lambdas.runs import run_scheduler
+
+    with _act_errors():
+        report = run_scheduler(_act_config(config, apply), _act_time(at))
+    _act_summary(report)
+
+
+@act_app.command("cleanup")
+def act_cleanup_command(
+    config: ActConfigOption = None, apply: ApplyOption = False, at: AtOption = None
+) -> None:
+    """Mark idle volumes, snapshots, Elastic IPs, interfaces and load balancers; act after the grace period."""  # noqa: E501
+    from lambdas.runs import run_cleanup
+
+    with _act_errors():
+        report = run_cleanup(_act_config(config, apply), _act_time(at))
+    _act_summary(report)
+
+
+@act_app.command("plan")
+def act_plan_command(
+    plan: Annotated[
+        str | None,
+        typer.Option(
+            "--plan", help="The action plan (file or s3:// URL); default: [plan] location."
+        ),
+    ] = None,
+    execution_log: Annotated[
+        str | None,
+        typer.Option("--execution-log", help="Folder or s3:// prefix for <run_id>.jsonl."),
+    ] = None,
+    config: ActConfigOption = None,
+    apply: ApplyOption = False,
+    at: AtOption = None,
+) -> None:
+    """Carry out an action plan: re-check each resource live, then act on what is allowed."""
+    import dataclasses
+
+    from lambdas.runs import run_plan
+
+    with _act_errors():
+        settings = _act_config(config, apply)
+        if execution_log:
+            settings = dataclasses.replace(settings, execution_log=execution_log)
+        report = run_plan(settings, plan, _act_time(at))
+    if report.log_location:
+        errors.print(f"execution log: {report.log_location}", markup=False, highlight=False)
+    _act_summary(report.run)
+
+
+@act_app.command("ingest-log")
+def act_ingest_log_command(
+    source: Annotated[str, typer.Argument(help="An execution log, a folder or s3:// prefix.")],
+    warehouse: WarehouseOption = Path("warehouse"),
+) -> None:
+    """Load execution logs into the warehouse (action_log/), for the realized_savings mart."""
+    from pipelines.action_log import ingest_action_log
+
+    with _failures_exit():
+        loaded = ingest_action_log(source, warehouse)
+    for log in loaded:
+        console.print(
+            f"{log.run_id}: {log.rows} actions from {escape(log.source)}", highlight=False
+        )
+    console.print("run `finops build` to see them in realized_savings", highlight=False)
+
+
+def _act_config(source: str | None, apply: bool):  # noqa: ANN202 - lambdas' Config
+    import dataclasses
+
+    from lambdas.config import load
+
+    settings = load(source)
+    return dataclasses.replace(settings, apply=True) if apply else settings
+
+
+def _act_time(at: str | None):  # noqa: ANN202
+    from datetime import UTC, datetime
+
+    if at is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"{at!r} is not an ISO 8601 time", param_hint="--at") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@contextmanager
+def _act_errors() -> Iterator[None]:
+    from lambdas.errors import ActError
+
+    try:
+        yield
+    except ActError as error:
+        _error(str(error))
+        raise typer.Exit(1) from None
+
+
+def _act_summary(report) -> None:  # noqa: ANN001 - lambdas.safety.RunReport
+    counts = ", ".join(f"{count} {outcome}" for outcome, count in sorted(report.outcomes().items()))
+    mode = "dry-run" if report.dry_run else "applied"
+    errors.print(
+        f"{report.function} run {report.run_id} ({mode}): {counts or 'nothing to do'}",
+        markup=False,
+        highlight=False,
+    )
+    if report.failed:
+        for problem in report.problems:
+            _error(problem)
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
 

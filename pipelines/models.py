@@ -72,6 +72,8 @@ SOURCE = "line_items"
 RUN_LOG = "run_log"
 RUN_LOG_INVOICES = "run_log_invoices"
 RUN_LOG_SOURCES = (RUN_LOG, RUN_LOG_INVOICES)
+#: The plan executor's execution logs (``finops act ingest-log``); empty until one is loaded.
+ACTION_LOG = "action_log"
 CHECKS_FOLDER = "checks"
 SEEDS_FOLDER = "seeds"
 #: Ready analyst queries: run and transpiled by the tests, never built as views.
@@ -211,7 +213,7 @@ def _build_locked(
     seed_files = find_seeds(queries)
     seed_names = sorted(set(seed_files) | set(_CONFIGURED_SEEDS))
     models, checks = order_models(
-        find_models(queries), known=[SOURCE, *RUN_LOG_SOURCES, *seed_names]
+        find_models(queries), known=[SOURCE, ACTION_LOG, *RUN_LOG_SOURCES, *seed_names]
     )
     has_line_items = _has_partitions(warehouse)
     logger.info(
@@ -227,6 +229,7 @@ def _build_locked(
         with closing(_connect(building)) as connection:
             _create_line_items(connection, warehouse, has_line_items)
             _create_run_log(connection, warehouse)
+            _create_action_log(connection, warehouse)
             _create_seeds(connection, seed_files, config)
             row_counts = _create_models(connection, models, progress, len(models) + len(checks))
             # `finops anomalies` results (Parquet under anomalies/), or empty views until then.
@@ -470,6 +473,26 @@ def _arrow_sql_type(arrow_type: pa.DataType) -> str:
     return _duckdb_type(arrow_type)
 
 
+def _create_action_log(connection: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
+    # The models read the execution logs like line items: a view over the Parquet files that
+    # ``finops act ingest-log`` wrote, or an empty view with their columns before the first.
+    from pipelines.action_log import FOLDER, SCHEMA
+
+    folder = warehouse / FOLDER
+    if any(folder.glob("*.parquet")):
+        pattern = f"{_glob_literal(folder.resolve().as_posix())}/*.parquet"
+        source = f"SELECT * FROM read_parquet({_literal(pattern)}, union_by_name = true)"
+    else:
+        columns = [f"CAST(NULL AS {_duckdb_type(f.type)}) AS {f.name}" for f in SCHEMA]
+        source = f"SELECT {', '.join(columns)} WHERE false"
+    with _as_model_error(f"{folder} (the {ACTION_LOG} view)"):
+        connection.execute(f"CREATE VIEW {ACTION_LOG} AS {source}")
+        connection.execute(
+            f"COMMENT ON VIEW {ACTION_LOG} IS "
+            + _literal("The plan executor's execution logs, one row per plan action per run")
+        )
+
+
 def _create_seeds(
     connection: duckdb.DuckDBPyConnection, seed_files: Mapping[str, Path], config: Config
 ) -> None:
@@ -557,6 +580,8 @@ def _duckdb_type(arrow_type: pa.DataType) -> str:
         return "VARCHAR"
     if pa.types.is_float64(arrow_type):
         return "DOUBLE"
+    if pa.types.is_boolean(arrow_type):
+        return "BOOLEAN"
     if pa.types.is_timestamp(arrow_type):
         return "TIMESTAMP"
     if pa.types.is_map(arrow_type):

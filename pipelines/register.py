@@ -49,7 +49,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pipelines.config import CONFIGURED_SEEDS, Config, queries_folder
 from pipelines.contract import LINE_ITEMS_SCHEMA
 from pipelines.errors import ConfigError, WarehouseError
-from pipelines.models import SOURCE, find_seeds
+from pipelines.models import ACTION_LOG, SOURCE, find_seeds
 
 logger = logging.getLogger(__name__)
 
@@ -177,9 +177,13 @@ def register(
             _upload_seed(s3, location, name, table)
             _put_table(glue, database, _seed_table_input(location, name, table.schema))
 
+    # The execution logs (finops act ingest-log); an empty folder is an empty table.
+    with aws_errors(f"Glue database {database}"):
+        _put_table(glue, database, _action_log_table(location))
+
     return RegisterResult(
         database=database,
-        tables=(SOURCE, *seeds),
+        tables=(SOURCE, *seeds, ACTION_LOG),
         partitions=tuple(periods),
         partitions_added=tuple(added),
         partitions_removed=tuple(removed),
@@ -251,6 +255,22 @@ def _line_items_table(location: S3Location) -> dict[str, Any]:
                 {"Name": field.name, "Type": glue_type(field.type)} for field in LINE_ITEMS_SCHEMA
             ],
             "Location": location.url(SOURCE),
+            **_PARQUET_STORAGE,
+        },
+    }
+
+
+def _action_log_table(location: S3Location) -> dict[str, Any]:
+    from pipelines.action_log import SCHEMA
+
+    return {
+        "Name": ACTION_LOG,
+        "Description": "finops-pipeline execution logs of the plan executor",
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": {"classification": "parquet", "EXTERNAL": "TRUE"},
+        "StorageDescriptor": {
+            "Columns": [{"Name": field.name, "Type": glue_type(field.type)} for field in SCHEMA],
+            "Location": location.url(ACTION_LOG),
             **_PARQUET_STORAGE,
         },
     }
