@@ -26,7 +26,7 @@ demo: $(VENV)/.installed
 	$(BIN)/finops run $(SAMPLE) --warehouse $(WAREHOUSE)
 
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

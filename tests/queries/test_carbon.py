@@ -7,6 +7,9 @@ from datetime import datetime
 import pytest
 from model_fixtures import line_item, records
 
+# build_models builds the recommendation and carbon models too (tests/queries/conftest.py).
+BUILDS_EVERY_MODEL = True
+
 PERIOD = {
     "bill_billing_period_start_date": datetime(2024, 1, 1),
     "bill_billing_period_end_date": datetime(2024, 2, 1),  # 744 hours

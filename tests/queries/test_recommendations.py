@@ -7,6 +7,9 @@ from datetime import datetime, timedelta
 import pytest
 from model_fixtures import line_item, records
 
+# build_models builds the recommendation and carbon models too (tests/queries/conftest.py).
+BUILDS_EVERY_MODEL = True
+
 ACCOUNT = "111111111111"
 PAYER = "999999999999"
 MONDAY = datetime(2024, 1, 15)  # a week of data: Monday 15 to Sunday 21 January 2024
