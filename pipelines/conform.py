@@ -184,13 +184,20 @@ def _is_text(values: pa.Array) -> bool:
 
 
 def _empty_as_null(values: pa.Array) -> pa.Array:
-    # AWS writes a missing value as an empty string; the contract has NULL. (Whole-column
-    # arithmetic: empty means length 0 after trimming, and a NULL mask is applied in one go.)
-    empty = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(values)), _ZERO_LENGTH)
-    return pc.if_else(empty, _NULL_STRINGS[values.type], values)
+    # AWS writes a missing value as an empty string; the contract has NULL. The CSV reader
+    # already gives NULL for an empty field, so only blanks (and Parquet's "") are left: they
+    # are looked for without copying the text, and replaced only where there are some.
+    blank = pc.or_(pc.equal(pc.binary_length(values), _ZERO_LENGTH), pc.utf8_is_space(values))
+    if not pc.any(blank).as_py():
+        return values
+    return pc.if_else(blank, _NULL_STRINGS[values.type], values)
 
 
 def _parse_numbers(path: str, source: str, values: pa.Array, first_row: int) -> pa.Array:
+    try:
+        return pc.cast(values, pa.float64())  # as AWS writes them: no copy of the text
+    except pa.ArrowInvalid:
+        pass
     trimmed = pc.utf8_trim_whitespace(values)
     try:
         return pc.cast(trimmed, pa.float64())
@@ -224,6 +231,10 @@ def _parse_timestamps(
 
     # AWS writes 2026-08-01T00:00:00Z, 2026-08-01T00:00:00.000Z, and sometimes no zone at all;
     # all of them are UTC. The common forms take one cheap trim; others a regex pass.
+    try:
+        return pc.cast(pc.utf8_rtrim(values, characters="Z"), target)
+    except pa.ArrowInvalid:
+        pass
     try:
         return pc.cast(pc.utf8_rtrim(pc.utf8_trim_whitespace(values), characters="Z"), target)
     except pa.ArrowInvalid:
