@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from pipelines.errors import InputError
 
-BATCH_BYTES = 4 << 20
+BATCH_BYTES = 8 << 20
 
 
 @dataclass(frozen=True)
