@@ -286,9 +286,11 @@ def _convert_files(
     have stopped, so that nothing writes into the staging folder after the caller discards it.
     """
 
-    def convert(number: int, path: Path, cancelled: threading.Event | None) -> FileStats:
+    def convert(
+        number: int, path: Path, cancelled: threading.Event | None, background: bool = False
+    ) -> FileStats:
         part = out_dir / f"part-{number:05d}.parquet"
-        return _write_file(path, part, period, cancelled)
+        return _write_file(path, part, period, cancelled, background)
 
     outcomes: dict[int, FileStats | InputError] = {}
 
@@ -303,8 +305,10 @@ def _convert_files(
 
     numbered = list(enumerate(files, start=1))
     if workers <= 1 or len(files) <= 1:
+        # A lone file still gets a second core, if there is one, for its Parquet writing.
+        background = workers > 1
         for number, path in numbered:
-            settle(number, path, lambda n=number, p=path: convert(n, p, None))
+            settle(number, path, lambda n=number, p=path: convert(n, p, None, background))
         return [outcomes[number] for number, _ in numbered]
 
     cancelled = threading.Event()
@@ -352,9 +356,17 @@ def _duplicate_files(stats: list[FileStats]) -> list[FinopsError]:
 
 
 def _write_file(
-    path: Path, out_path: Path, period: str, cancelled: threading.Event | None = None
+    path: Path,
+    out_path: Path,
+    period: str,
+    cancelled: threading.Event | None = None,
+    background_write: bool = False,
 ) -> FileStats:
     """Conform one source file into one Parquet part.
+
+    With ``background_write``, each row group is summed and written by a thread of its own
+    while the next one is read and conformed: a lone file then uses a second core too. One
+    row group is written at a time, so memory grows by one row group at most.
 
     Raises:
         InputError: the file is bad (named with its row and column where there is one).
@@ -368,6 +380,17 @@ def _write_file(
     writer = pq.ParquetWriter(
         out_path, LINE_ITEMS_SCHEMA, compression="zstd", write_statistics=_STATISTICS_COLUMNS
     )
+    background = ThreadPoolExecutor(1, "finops-write") if background_write else None
+    in_flight: list[Future] = []
+
+    def write(table: pa.Table) -> None:
+        if background is None:
+            _write_row_group(writer, stats, table)
+            return
+        while in_flight:
+            in_flight.pop().result()  # the previous row group first: order and memory kept
+        in_flight.append(background.submit(_write_row_group, writer, stats, table))
+
     pending: list[pa.Table] = []
     pending_rows = pending_bytes = 0
     try:
@@ -382,11 +405,16 @@ def _write_file(
             # Small CSV blocks keep memory low; row groups of this size keep queries fast.
             # The sums are taken once a row group, not once a block: fewer, larger calls.
             if pending_rows >= ROW_GROUP_ROWS or pending_bytes >= ROW_GROUP_BYTES:
-                _write_row_group(writer, stats, pa.concat_tables(pending))
+                write(pa.concat_tables(pending))
                 pending, pending_rows, pending_bytes = [], 0, 0
         if pending:
-            _write_row_group(writer, stats, pa.concat_tables(pending))
+            write(pa.concat_tables(pending))
+        while in_flight:
+            in_flight.pop().result()
     finally:
+        if background is not None:
+            # Whatever stopped the loop, the writer thread is done before the file is closed.
+            background.shutdown(wait=True)
         writer.close()
 
     if stats.rows == 0:

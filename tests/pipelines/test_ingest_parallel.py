@@ -90,11 +90,11 @@ def test_files_of_a_month_are_converted_at_the_same_time(split_month, tmp_path: 
     threads: list[str] = []
     real_write_file = ingest_module._write_file
 
-    def meeting(path, out_path, period, cancelled=None):
+    def meeting(path, out_path, period, *rest):
         threads.append(threading.current_thread().name)
         if out_path.name in ("part-00001.parquet", "part-00002.parquet"):
             barrier.wait()
-        return real_write_file(path, out_path, period, cancelled)
+        return real_write_file(path, out_path, period, *rest)
 
     monkeypatch.setattr(ingest_module, "_write_file", meeting)
     progress: list[str] = []
@@ -172,12 +172,12 @@ def test_interrupt_in_one_worker_stops_the_others_and_commits_nothing(
     real_write_file = ingest_module._write_file
     started = threading.Event()
 
-    def interrupted(path, out_path, period, cancelled=None):
+    def interrupted(path, out_path, period, *rest):
         if out_path.name == "part-00002.parquet":
             started.wait(timeout=30)  # the other worker is converting file 1 meanwhile
             raise KeyboardInterrupt
         started.set()
-        return real_write_file(path, out_path, period, cancelled)
+        return real_write_file(path, out_path, period, *rest)
 
     monkeypatch.setattr(ingest_module, "_write_file", interrupted)
     with pytest.raises(KeyboardInterrupt):
@@ -189,6 +189,41 @@ def test_interrupt_in_one_worker_stops_the_others_and_commits_nothing(
     assert tree_digest(warehouse / "line_items") == before
     assert not (warehouse / ".lock").exists()
     assert Warehouse(warehouse).last_ingested()["2026-08"]["rows_out"] > 0
+
+
+def test_lone_file_written_in_the_background_gives_the_same_part(
+    split_month, tmp_path: Path, monkeypatch
+):
+    # One file, row groups of about 500 rows: with a spare core each row group is summed and written
+    # by a second thread while the next is read; the part and the run log must not change.
+    monkeypatch.setattr(ingest_module, "ROW_GROUP_ROWS", 500)
+    monkeypatch.setattr("pipelines.readers.BATCH_BYTES", 64 << 10)
+    export, _, files = split_month
+    loose = tmp_path / "loose" / "cur.csv.gz"
+    loose.parent.mkdir()
+    shutil.copy(files[0], loose)
+    writers: list[str] = []
+    real_write_row_group = ingest_module._write_row_group
+
+    def noted(*args):
+        writers.append(threading.current_thread().name)
+        return real_write_row_group(*args)
+
+    monkeypatch.setattr(ingest_module, "_write_row_group", noted)
+
+    ingest(str(loose), tmp_path / "inline", workers=1)
+    inline_threads, writers[:] = list(writers), []
+    ingest(str(loose), tmp_path / "background", workers=2)
+
+    assert set(inline_threads) == {"MainThread"}
+    assert len(writers) == len(inline_threads) > 3
+    assert all(name.startswith("finops-write") for name in writers)
+    [inline] = _parts(tmp_path / "inline")
+    [background] = _parts(tmp_path / "background")
+    assert pq.ParquetFile(background).metadata.num_row_groups == len(writers)
+    assert pq.read_table(background).equals(pq.read_table(inline))
+    assert _run_log(tmp_path / "background") == _run_log(tmp_path / "inline")
+    assert pq.ParquetFile(background).metadata.num_rows == len(_rows(files[0])) - 1
 
 
 def test_workers_below_one_are_refused(split_month, tmp_path: Path):
