@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 ROW_GROUP_ROWS = 128 * 1024
 #: A row group is written early once it holds this much: a 170-column CUR (tags and product
 #: attributes as maps) takes about 2.5 kB a row in memory, so 128k rows would be ~330 MB.
-ROW_GROUP_BYTES = 128 << 20
+ROW_GROUP_BYTES = 64 << 20
 #: Files of one billing period converted at once. Each holds one CSV block and one row group
 #: being built (about 300 MB for a 170-column CUR), so two stay well inside 1 GiB; the heavy
 #: parts (gzip, CSV parsing, compute kernels, Parquet encoding) run in Arrow without the GIL,
@@ -435,9 +435,10 @@ def _write_row_group(writer: pq.ParquetWriter, stats: FileStats, table: pa.Table
 
 
 def _add_cost_by_invoice(totals: dict[tuple, list], table: pa.Table) -> None:
-    sums = table.group_by(["bill_invoice_id", "line_item_currency_code"]).aggregate(
-        [("line_item_unblended_cost", "sum"), ("line_item_unblended_cost", "count")]
-    )
+    # One thread: the same sums, to the last bit, on every run (threads add in any order).
+    sums = table.group_by(
+        ["bill_invoice_id", "line_item_currency_code"], use_threads=False
+    ).aggregate([("line_item_unblended_cost", "sum"), ("line_item_unblended_cost", "count")])
     for invoice, currency, cost, rows in zip(
         sums.column("bill_invoice_id").to_pylist(),
         sums.column("line_item_currency_code").to_pylist(),
@@ -463,14 +464,11 @@ def _reconciled(delivery: Delivery, stats: list[FileStats], out_dir: Path) -> li
             entry = read.setdefault(key, [0, 0.0])
             entry[0] += rows
             entry[1] += cost
-    written_table = pa.concat_tables(
-        pq.read_table(
-            path, columns=["bill_invoice_id", "line_item_currency_code", "line_item_unblended_cost"]
-        )
-        for path in sorted(out_dir.glob("*.parquet"))
-    )
     written: dict[tuple, list] = {}
-    _add_cost_by_invoice(written, written_table)
+    # Part by part: memory does not grow with the period's rows.
+    for path in sorted(out_dir.glob("*.parquet")):
+        columns = ["bill_invoice_id", "line_item_currency_code", "line_item_unblended_cost"]
+        _add_cost_by_invoice(written, pq.read_table(path, columns=columns))
 
     totals = []
     for key in sorted(read.keys() | written.keys(), key=lambda k: (k[0] or "", k[1])):
@@ -488,7 +486,7 @@ def _reconciled(delivery: Delivery, stats: list[FileStats], out_dir: Path) -> li
 
 
 def _add_cost_by_currency(totals: dict[str, float], table: pa.Table) -> None:
-    sums = table.group_by("line_item_currency_code").aggregate(
+    sums = table.group_by("line_item_currency_code", use_threads=False).aggregate(
         [("line_item_unblended_cost", "sum")]
     )
     for currency, cost in zip(
