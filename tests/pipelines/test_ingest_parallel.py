@@ -198,6 +198,7 @@ def test_lone_file_written_in_the_background_gives_the_same_part(
     # by a second thread while the next is read; the part and the run log must not change.
     monkeypatch.setattr(ingest_module, "ROW_GROUP_ROWS", 500)
     monkeypatch.setattr("pipelines.readers.BATCH_BYTES", 64 << 10)
+    monkeypatch.setattr("pipelines.readers.CSV_BLOCK_BYTES", 32 << 10)
     export, _, files = split_month
     loose = tmp_path / "loose" / "cur.csv.gz"
     loose.parent.mkdir()
