@@ -52,6 +52,9 @@ _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 #: Min/max statistics serve row group pruning, which no reader does on map keys or values;
 #: leaving them out of the maps saves a seventh of the Parquet writing.
 _STATISTICS_COLUMNS = [name for name in LINE_ITEMS_SCHEMA.names if name not in MAP_COLUMNS]
+#: Map keys are a few dozen names repeated on every row: zstd shrinks them as well as a
+#: dictionary does (the file grows by ~1.5%), without hashing each one (a tenth of the writing).
+_DICTIONARY_COLUMNS = _STATISTICS_COLUMNS + [f"{name}.key_value.value" for name in MAP_COLUMNS]
 
 #: Called as each source file is done with (file, its size, bytes of all files to read);
 #: the CLI draws a progress bar with it.
@@ -378,7 +381,11 @@ def _write_file(
     stats = FileStats(path, dropped=set(column_plan.dropped))
 
     writer = pq.ParquetWriter(
-        out_path, LINE_ITEMS_SCHEMA, compression="zstd", write_statistics=_STATISTICS_COLUMNS
+        out_path,
+        LINE_ITEMS_SCHEMA,
+        compression="zstd",
+        write_statistics=_STATISTICS_COLUMNS,
+        use_dictionary=_DICTIONARY_COLUMNS,
     )
     background = ThreadPoolExecutor(1, "finops-write") if background_write else None
     in_flight: list[Future] = []
