@@ -119,7 +119,7 @@ def _finops() -> list[str]:
 def bench_size(
     work: Path, rows: int, seed: int, peers: list[str], pandas_max: int, per_file: int | None
 ) -> tuple[list[Measure], int, list[str]]:
-    export = work / f"export-{rows}"
+    export = work / (f"export-{rows}" + (f"-files-of-{per_file}" if per_file else ""))
     _generate(export, rows, seed, per_file)
     files, line_items = _report_files(export)
     out = work / f"out-{rows}"
@@ -231,7 +231,7 @@ def main() -> None:
     work = args.tmp or Path(tempfile.mkdtemp(prefix="finops-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     # Only what this run made is removed: --tmp may name a folder that holds other things.
-    made = [work] if args.tmp is None else [work / f"export-{rows}" for rows in args.rows]
+    existing = set(work.iterdir())
     print(f"work folder {work}; {os.cpu_count()} CPUs")
     ours_rss: dict[int, float] = {}
     try:
@@ -248,6 +248,7 @@ def main() -> None:
             shutil.rmtree(work / f"out-{rows}", ignore_errors=True)
     finally:
         if not args.keep:
+            made = [work] if args.tmp is None else set(work.iterdir()) - existing
             for path in made:
                 shutil.rmtree(path, ignore_errors=True)
     if len(ours_rss) > 1:
