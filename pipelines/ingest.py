@@ -113,7 +113,7 @@ def ingest(
             raise ConfigError(f"{period!r} is not a billing period (expected YYYY-MM)")
     if workers is not None and workers < 1:
         raise ConfigError(f"workers must be 1 or more, got {workers}")
-    workers = workers or min(MAX_WORKERS, len(os.sched_getaffinity(0)))
+    workers = workers or min(MAX_WORKERS, _usable_cpus())
     warehouse = Warehouse(warehouse_dir)
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")[:-3] + "-" + secrets.token_hex(2)
     result = IngestResult(run_id)
@@ -271,6 +271,13 @@ def _stage_period(
         currencies=sorted(by_currency),
         dropped_columns=sorted(dropped),
     )
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the CPUs this process may run on (Linux)
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 class _Cancelled(Exception):
