@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import math
 import os
+import queue
 import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ import pyarrow.parquet as pq
 from pipelines.conform import conform_batch, plan_columns
 from pipelines.contract import LINE_ITEMS_SCHEMA, MAP_COLUMNS
 from pipelines.errors import ConfigError, FinopsError, IngestFailed, InputError
-from pipelines.readers import read_batches, source_columns
+from pipelines.readers import SourceBatch, read_batches, source_columns
 from pipelines.sources import Delivery, locate
 from pipelines.warehouse import InvoiceTotal, RunRecord, Warehouse, interrupts_deferred
 
@@ -378,9 +379,10 @@ def _write_file(
 ) -> FileStats:
     """Conform one source file into one Parquet part.
 
-    With ``background_write``, each row group is summed and written by a thread of its own
-    while the next one is read and conformed: a lone file then uses a second core too. One
-    row group is written at a time, so memory grows by one row group at most.
+    With ``background_write``, the next batch is read (inflated, parsed) and each row group
+    summed and written by threads of their own while this batch is conformed: a lone file
+    then uses a second core too. One batch is read ahead and one row group written at a time,
+    so memory grows by one of each at most.
 
     Raises:
         InputError: the file is bad (named with its row and column where there is one).
@@ -411,8 +413,9 @@ def _write_file(
 
     pending: list[pa.Table] = []
     pending_rows = pending_bytes = 0
+    batches = read_batches(path)
     try:
-        for source_batch in read_batches(path):
+        for source_batch in _read_ahead(batches) if background_write else batches:
             if cancelled is not None and cancelled.is_set():
                 raise _Cancelled(name)
             table = conform_batch(name, column_plan, source_batch.batch, source_batch.first_row)
@@ -438,6 +441,54 @@ def _write_file(
     if stats.rows == 0:
         raise InputError(name, "file holds no line items", expected="at least one data row")
     return stats
+
+
+_END = object()
+
+
+def _read_ahead(batches: Iterator[SourceBatch]) -> Iterator[SourceBatch]:
+    """The same batches, the next one read by a thread of its own while this one is used.
+
+    An error of the reader (a bad file, named with its row) is raised here, in its place
+    among the batches. However the caller stops, the thread has finished and the reader is
+    closed (its file with it) when this generator is closed.
+    """
+    handed: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                handed.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for batch in batches:
+                if not put(batch):
+                    return
+        except BaseException as error:  # raised again by the consumer, in order
+            put(error)
+            return
+        put(_END)
+
+    thread = threading.Thread(target=read, name="finops-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = handed.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join()
+        batches.close()  # type: ignore[attr-defined]
 
 
 def _write_row_group(writer: pq.ParquetWriter, stats: FileStats, table: pa.Table) -> None:

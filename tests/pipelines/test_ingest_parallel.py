@@ -227,6 +227,29 @@ def test_lone_file_written_in_the_background_gives_the_same_part(
     assert pq.ParquetFile(background).metadata.num_rows == len(_rows(files[0])) - 1
 
 
+def test_lone_file_read_ahead_names_a_bad_row_and_leaves_no_thread_behind(
+    split_month, tmp_path: Path, monkeypatch
+):
+    # Small batches, so that the bad row is met by the read-ahead thread mid-file.
+    monkeypatch.setattr("pipelines.readers.BATCH_BYTES", 64 << 10)
+    monkeypatch.setattr("pipelines.readers.CSV_BLOCK_BYTES", 32 << 10)
+    loose = tmp_path / "loose" / "cur.csv.gz"
+    loose.parent.mkdir()
+    shutil.copy(split_month[2][0], loose)
+    warehouse = tmp_path / "wh"
+    ingest(str(loose), warehouse, workers=2)
+    before = tree_digest(warehouse / "line_items")
+    _break_cost(loose, 2_000, "1.2.3")
+
+    with pytest.raises(IngestFailed) as failed:
+        ingest(str(loose), warehouse, force=True, workers=2)
+
+    assert str(failed.value).startswith(str(loose))
+    assert "row 2000, column 'lineItem/UnblendedCost': '1.2.3' is not a number" in str(failed.value)
+    assert not [t for t in threading.enumerate() if t.name.startswith("finops-")]
+    assert tree_digest(warehouse / "line_items") == before
+
+
 def test_workers_below_one_are_refused(split_month, tmp_path: Path):
     with pytest.raises(Exception, match="workers must be 1 or more"):
         ingest(str(split_month[0]), tmp_path / "wh", workers=0)
