@@ -49,7 +49,7 @@ ROW_GROUP_BYTES = 64 << 20
 #: so threads use both cores of a small machine.
 MAX_WORKERS = 2
 # NOTE: issue 3 asks for a wall time at most polars' bare CSV-to-Parquet conversion; measured
-# with bench/ingest.py this is 1.3-1.5x it (1.4-1.6x its CPU per row: the maps and checks are
+# with bench/ingest.py this is 1.4-1.6x it (and its CPU per row: the maps and checks are
 # work polars does not do). The other targets (2.5x the gzip floor, 1 GiB, flat memory, both
 # cores) are met. README "Ingest speed and memory" has the figures.
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
