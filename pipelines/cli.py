@@ -28,7 +28,7 @@ from rich.progress import (
 from rich.table import Table
 
 from pipelines.config import Config, load_config
-from pipelines.errors import FinopsError, IngestFailed
+from pipelines.errors import FinopsError, IngestFailed, WarehouseError
 from pipelines.ingest import IngestResult, ingest
 from pipelines.summary import Section, summarize
 
@@ -357,8 +357,30 @@ def _ingest_with_progress(
 def _build(warehouse: Path, config: Config) -> bool:
     """Build the models and say so; False when a data check returned rows."""
     from pipelines.models import build
+    from pipelines.review import Review
 
-    result = build(warehouse, config)
+    with Progress(
+        TextColumn("[bold]build[/]"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} {task.description}"),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("", total=None)
+
+        def advance(name: str, position: int, total: int) -> None:
+            bar.update(task, completed=position - 1, total=total, description=name)
+
+        result = build(warehouse, config, progress=advance)
+        bar.update(task, completed=None, total=None, description="the marts for the dashboard")
+        # The dashboard and `finops report` read copies of the marts (pipelines/review.py):
+        # made here, the one scan of the line items they need is part of the batch job rather
+        # than of the first page view or report.
+        try:
+            Review(warehouse).warm()
+        except WarehouseError as error:
+            errors.print(f"note: the dashboard's copies of the marts: {error}", markup=False)
     console.print(
         f"Built {len(result.models)} models into {result.database}: {', '.join(result.models)}",
         highlight=False,

@@ -7,6 +7,7 @@ held a value that is not what AWS writes there.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -137,6 +138,10 @@ def conform_batch(path: str, plan: ColumnPlan, batch: pa.RecordBatch, first_row:
 def _convert(
     path: str, source: str, values: pa.Array, target: pa.DataType, first_row: int
 ) -> pa.Array:
+    if values.null_count == len(values):
+        # Most CUR columns are empty on most rows (no reservation, no Savings Plan, ...):
+        # an all-empty batch of a column needs no parsing and no checks.
+        return pa.nulls(len(values), target)
     if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
         values = _empty_as_null(values)
     if target == pa.float64():
@@ -167,6 +172,10 @@ def _cast_or_refuse(path: str, source: str, values: pa.Array, target: pa.DataTyp
 
 def _refuse_non_finite(path: str, source: str, numbers: pa.Array, first_row: int) -> None:
     # NaN and infinity are not amounts AWS bills; summed, one of them poisons every total.
+    # A finite sum means none is there (one call); otherwise each value is looked at.
+    total = pc.sum(numbers).as_py()
+    if total is None or math.isfinite(total):
+        return
     bad = pc.invert(pc.is_finite(numbers))
     if pc.any(bad).as_py():
         offset = int(pc.index(bad, True).as_py())
@@ -184,13 +193,22 @@ def _is_text(values: pa.Array) -> bool:
 
 
 def _empty_as_null(values: pa.Array) -> pa.Array:
-    # AWS writes a missing value as an empty string; the contract has NULL. (Whole-column
-    # arithmetic: empty means length 0 after trimming, and a NULL mask is applied in one go.)
-    empty = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(values)), _ZERO_LENGTH)
-    return pc.if_else(empty, _NULL_STRINGS[values.type], values)
+    # AWS writes a missing value as an empty string; the contract has NULL. The CSV reader
+    # already gives NULL for an empty field, so only blanks (and Parquet's "") are left: they
+    # are looked for without copying the text, and replaced only where there are some.
+    if values.null_count == len(values):
+        return values
+    blank = pc.or_(pc.equal(pc.binary_length(values), _ZERO_LENGTH), pc.utf8_is_space(values))
+    if not pc.any(blank).as_py():
+        return values
+    return pc.if_else(blank, _NULL_STRINGS[values.type], values)
 
 
 def _parse_numbers(path: str, source: str, values: pa.Array, first_row: int) -> pa.Array:
+    try:
+        return pc.cast(values, pa.float64())  # as AWS writes them: no copy of the text
+    except pa.ArrowInvalid:
+        pass
     trimmed = pc.utf8_trim_whitespace(values)
     try:
         return pc.cast(trimmed, pa.float64())
@@ -224,6 +242,10 @@ def _parse_timestamps(
 
     # AWS writes 2026-08-01T00:00:00Z, 2026-08-01T00:00:00.000Z, and sometimes no zone at all;
     # all of them are UTC. The common forms take one cheap trim; others a regex pass.
+    try:
+        return pc.cast(pc.utf8_rtrim(values, characters="Z"), target)
+    except pa.ArrowInvalid:
+        pass
     try:
         return pc.cast(pc.utf8_rtrim(pc.utf8_trim_whitespace(values), characters="Z"), target)
     except pa.ArrowInvalid:
@@ -286,13 +308,22 @@ def _map_column(
 
     # One entry per non-empty cell, in row order then column order: the cells are laid out
     # column after column, so cell (row, col) sits at col * rows + row.
-    cells = [_empty_as_null(pc.cast(batch.column(source), pa.string())) for _, source in sources]
+    # A column empty on every row of the batch (most product attributes of most services)
+    # adds no entry, and is left out before any work.
+    filled = [
+        (key, batch.column(source))
+        for key, source in sources
+        if batch.column(source).null_count < rows
+    ]
+    cells = [_empty_as_null(pc.cast(column, pa.string())) for _, column in filled]
+    if not cells:
+        return _map_column(path, ColumnPlan(), batch, name, first_row)  # all maps empty
     present = np.column_stack([cell.is_valid().to_numpy(zero_copy_only=False) for cell in cells])
     entry_rows, entry_cols = np.nonzero(present)
     offsets = np.zeros(rows + 1, dtype=np.int32)
     np.cumsum(present.sum(axis=1), out=offsets[1:])
     values = pa.concat_arrays(cells).take(pa.array(entry_cols * rows + entry_rows))
-    keys = pa.array([key for key, _ in sources], pa.string()).take(pa.array(entry_cols))
+    keys = pa.array([key for key, _ in filled], pa.string()).take(pa.array(entry_cols))
     return pa.MapArray.from_arrays(pa.array(offsets), keys, values).cast(map_type)
 
 

@@ -2611,6 +2611,7 @@ def generate(
     layout: str = "legacy",
     progress: Callable[[int], None] | None = None,
     fleet_builder: Callable[[_FleetBuilder, float], _Fleet] | None = None,
+    wide: bool = False,
 ) -> GroundTruth:
     """Write a legacy CUR delivery (or a CUR 2.0 one) for ``months`` billing periods.
 
@@ -2630,6 +2631,8 @@ def generate(
         progress: called with the number of line items written so far, after each file.
         fleet_builder: builds the fleet instead of ``_FleetBuilder.build`` (opt-in hook for
             ``sample_data/opportunities.py``, which plants savings opportunities).
+        wide: legacy layout only: add the ~95 further columns of a real CUR (product,
+            pricing, reservation, Savings Plan, tags; ``sample_data/wide_columns.py``).
 
     Returns:
         The ground truth, also written to ``out_dir/ground_truth.json``.
@@ -2707,6 +2710,11 @@ def generate(
                 superseded = []
             else:
                 jobs, keys = [], []
+                write_file = _write_file
+                if wide:  # opt-in: the columns a real CUR has besides these (benchmarks)
+                    from sample_data import wide_columns
+
+                    write_file = wide_columns.write_file
                 for delivery in deliveries:
                     for number, pieces in enumerate(_file_slices(delivery.blocks), start=1):
                         key = f"{folder}/{delivery.assembly_id}/{report}-{number:05d}.csv.gz"
@@ -2714,10 +2722,12 @@ def generate(
                             keys.append(key)
                         jobs.append(
                             pool.submit(
-                                _write_file, out_dir / key, delivery.blocks, pieces, GZIP_LEVEL
+                                write_file, out_dir / key, delivery.blocks, pieces, GZIP_LEVEL
                             )
                         )
                 document = _manifest(fleet, cal, month, assembly_id, report, keys)
+                if wide:
+                    document["columns"] += wide_columns.manifest_columns()
                 manifest_path = out_dir / folder / f"{report}-Manifest.json"
             # Like AWS, the manifest goes last, once the files it names are in place.
             in_flight.append((jobs, lambda m=document, p=manifest_path: _write_json(p, m)))
@@ -2809,6 +2819,11 @@ def _parser() -> argparse.ArgumentParser:
         help="legacy CUR (gzip CSV, default), cur2 (AWS Data Exports, Parquet) or focus "
         "(AWS's FOCUS 1.0 export: gzip CSV in the Data Exports layout)",
     )
+    parser.add_argument(
+        "--wide",
+        action="store_true",
+        help="legacy layout: add the ~95 further columns of a real CUR (for benchmarks)",
+    )
     return parser
 
 
@@ -2826,6 +2841,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             prefix=args.prefix,
             redeliveries=args.redeliveries,
             layout=args.layout,
+            wide=args.wide,
         )
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
