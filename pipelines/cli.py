@@ -357,7 +357,6 @@ def _ingest_with_progress(
 def _build(warehouse: Path, config: Config) -> bool:
     """Build the models and say so; False when a data check returned rows."""
     from pipelines.models import build
-    from pipelines.review import Review
 
     with Progress(
         TextColumn("[bold]build[/]"),
@@ -373,14 +372,7 @@ def _build(warehouse: Path, config: Config) -> bool:
             bar.update(task, completed=position - 1, total=total, description=name)
 
         result = build(warehouse, config, progress=advance)
-        bar.update(task, completed=None, total=None, description="the marts for the dashboard")
-        # The dashboard and `finops report` read copies of the marts (pipelines/review.py):
-        # made here, the one scan of the line items they need is part of the batch job rather
-        # than of the first page view or report.
-        try:
-            Review(warehouse).warm()
-        except WarehouseError as error:
-            errors.print(f"note: the dashboard's copies of the marts: {error}", markup=False)
+    _keep_review_copies(warehouse)
     console.print(
         f"Built {len(result.models)} models into {result.database}: {', '.join(result.models)}",
         highlight=False,
@@ -389,6 +381,23 @@ def _build(warehouse: Path, config: Config) -> bool:
     for failure in result.check_failures:
         errors.print(f"check failed: {failure.check}: {failure.reason}", markup=False)
     return not result.check_failures
+
+
+def _keep_review_copies(warehouse: Path) -> None:
+    """Make the copies of the marts that the dashboard and `finops report` read.
+
+    They are kept per state of finops.duckdb (pipelines/review.py), so every command that
+    changes it (build, anomalies, recommend) makes them: the one scan of the line items they
+    need is then part of the batch job, not of the first page view or report. A failure here
+    is a note, not a failed command: the dashboard would make them itself.
+    """
+    from pipelines.review import Review
+
+    with errors.status("copies of the marts for the dashboard and report"):
+        try:
+            Review(warehouse).warm()
+        except WarehouseError as error:
+            errors.print(f"note: the dashboard's copies of the marts: {error}", markup=False)
 
 
 def _build_athena(database: str, s3_output: str, workgroup: str | None) -> bool:
@@ -744,6 +753,7 @@ def anomalies_command(
             tag_dimensions=[dimension.name for dimension in settings.tag_dimensions],
             measure=measure,
         )
+        _keep_review_copies(warehouse)
         shown = since_filter(found.anomalies, since_day)
         if output == "json":
             typer.echo(json.dumps(as_json(shown), indent=1))
@@ -824,6 +834,8 @@ def recommend_command(
             plan_to=plan or str(warehouse / "action_plan.json"),
             rebuild=rebuild,
         )
+        if rebuild:
+            _keep_review_copies(warehouse)
     _print_recommendations(result, limit)
 
 
