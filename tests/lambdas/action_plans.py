@@ -1,9 +1,8 @@
-"""Action plans for the tests, in the shape of lambdas/action_plan.schema.json.
+"""Hand-made action plans for the executor's unit tests (lambdas/action_plan.schema.json).
 
-``plan_standing_in_for_finops_recommend`` is the one place that writes a plan: it stands in for
-``finops recommend`` (being built on another branch). When that lands, the end-to-end test
-swaps this function for a call to it on the warehouse; the plans are checked against the
-JSON schema either way.
+``schema_checked_plan`` wraps actions built by ``action`` into a plan and checks it against the
+JSON schema, so a unit test can name exactly the resources and conditions it is about. The
+end-to-end test (test_end_to_end.py) does not use it: its plan is written by `finops recommend`.
 """
 
 from __future__ import annotations
@@ -18,7 +17,8 @@ SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "lambdas" / "action_plan.schema.json").read_text()
 )
 
-# What each idle action re-checks live, as recommend is expected to write it.
+# The live re-checks of each idle action, as queries/recommendations/recommendations.sql writes
+# them (it also gives volumes min_idle_days, which the unit tests add where they test it).
 _CONDITIONS = {
     "delete_volume": {"volume_state": "available"},
     "release_elastic_ip": {"address_associated": False},
@@ -61,8 +61,8 @@ def action(
     }
 
 
-def plan_standing_in_for_finops_recommend(actions: list[dict[str, Any]]) -> dict[str, Any]:
-    """The action plan `finops recommend` would write for these actions (schema-checked)."""
+def schema_checked_plan(actions: list[dict[str, Any]]) -> dict[str, Any]:
+    """An action plan holding these actions, checked against the plan's JSON schema."""
     plan = {
         "schema_version": 1,
         "generated_at": "2026-12-01T06:00:00Z",

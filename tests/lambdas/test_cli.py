@@ -18,7 +18,7 @@ def test_the_example_configuration_loads():
     config = load(str(EXAMPLE))
     assert not config.apply
     assert config.accounts[0].role_arn == "arn:aws:iam::111122223333:role/finops-actions"
-    assert set(config.schedules) == {"office-hours", "nightly-batch"}
+    assert set(config.schedules) == {"office-hours", "weekdays-08-20", "nightly-batch"}
     assert config.limits("cleanup").max_count == 20
 
 

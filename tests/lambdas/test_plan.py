@@ -13,7 +13,7 @@ import pytest
 from lambdas.errors import ConfigError
 from lambdas.plan import parse_plan
 from lambdas.runs import run_plan
-from tests.lambdas.action_plans import action, plan_standing_in_for_finops_recommend
+from tests.lambdas.action_plans import action, schema_checked_plan
 from tests.lambdas.conftest import (
     REGION,
     days,
@@ -33,7 +33,7 @@ GRACE_0 = {
 
 def write_plan(tmp_path: Path, actions: list[dict]) -> str:
     path = tmp_path / "action_plan.json"
-    path.write_text(json.dumps(plan_standing_in_for_finops_recommend(actions)))
+    path.write_text(json.dumps(schema_checked_plan(actions)))
     return str(path)
 
 
@@ -193,9 +193,7 @@ def test_plan_read_from_s3(aws, tmp_path):
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket="plans", CreateBucketConfiguration={"LocationConstraint": REGION})
     vol = volume()
-    body = json.dumps(
-        plan_standing_in_for_finops_recommend([action("delete_volume", "ec2:volume", vol)])
-    )
+    body = json.dumps(schema_checked_plan([action("delete_volume", "ec2:volume", vol)]))
     s3.put_object(Bucket="plans", Key="latest/action_plan.json", Body=body.encode())
 
     report, lines = execute(
@@ -215,7 +213,7 @@ def test_plan_read_from_s3(aws, tmp_path):
     ],
 )
 def test_a_bad_plan_is_refused_naming_the_action(change, message):  # noqa: ANN001
-    plan = plan_standing_in_for_finops_recommend([action("delete_volume", "ec2:volume", "vol-1")])
+    plan = schema_checked_plan([action("delete_volume", "ec2:volume", "vol-1")])
     change(plan)
     with pytest.raises(ConfigError) as raised:
         parse_plan(plan, "plans/action_plan.json")
