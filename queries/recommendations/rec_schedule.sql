@@ -124,12 +124,13 @@ SELECT
     CASE WHEN off_hours_billed >= 0.95 * off_hours_possible THEN 'high' ELSE 'medium' END
         AS confidence,
     instance_type || ' (env ' || env || ') billed ' || CAST(hours_billed AS VARCHAR)
-        || ' hours in the window, ' || CAST(off_hours_billed AS VARCHAR) || ' of the '
-        || CAST(round(off_hours_possible, 0) AS VARCHAR)
-        || ' hours outside the proposed schedule '
+        || ' hours in the window, ' || CAST(off_hours_billed AS VARCHAR)
+        || ' of them outside the proposed schedule '
         || CASE WHEN schedule_weekdays_only = 1 THEN weekday_schedule ELSE daily_schedule END
         || ' (UTC' || CASE WHEN utc_offset >= 0 THEN '+' ELSE '' END
-        || CAST(utc_offset AS VARCHAR) || '); those hours cost '
+        || CAST(utc_offset AS VARCHAR) || '; an average window has about '
+        || CAST(CAST(round(off_hours_possible, 0) AS INTEGER) AS VARCHAR)
+        || ' such hours, its weekends decide); those hours cost '
         || CAST(round(off_schedule_cost, 2) AS VARCHAR) || ' ' || currency
         || ' at its billed rates. Tag it finops:schedule='
         || CASE WHEN schedule_weekdays_only = 1 THEN weekday_schedule ELSE daily_schedule END
