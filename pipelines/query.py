@@ -39,6 +39,16 @@ from pipelines.models import DATABASE_FILE, CheckFailure, Progress, run_checks
 
 FORMATS = ("table", "csv", "json", "parquet")
 
+# Statement kinds `finops sql` runs; anything else could write (COPY TO, EXPORT, ATTACH) or
+# change the session (SET, INSTALL, LOAD).
+_READING = frozenset(
+    {
+        duckdb.StatementType.SELECT,
+        duckdb.StatementType.EXPLAIN,
+        duckdb.StatementType.PRAGMA,
+        duckdb.StatementType.CALL,
+    }
+)
 _MISSING_TABLE = re.compile(r"Table with name (\S+) does not exist", re.IGNORECASE)
 
 
@@ -71,13 +81,39 @@ def run_query(warehouse: Path, sql: str) -> pa.Table:
     """
     if not sql.strip():
         raise QueryError("no SQL given")
+    _only_reading(sql)
     with _analyst_file(warehouse) as connection:
+        # The views read the warehouse's own files; nothing else on this machine is readable
+        # (read_csv('/etc/passwd')), and the setting cannot be undone by the query.
+        connection.execute("SET allowed_directories = [?]", [str(warehouse.resolve()) + "/"])
+        connection.execute("SET enable_external_access = false")
+        connection.execute("SET lock_configuration = true")
         try:
             relation = connection.sql(sql)
             # A statement that returns no rows (SET, PRAGMA) runs at once and gives None.
             return relation.to_arrow_table() if relation is not None else pa.table({})
         except duckdb.Error as error:
             raise QueryError(_explain(connection, error)) from None
+
+
+def _only_reading(sql: str) -> None:
+    """Refuse SQL that is not one query: COPY ... TO, ATTACH, EXPORT, SET, INSTALL, CREATE."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as error:
+        raise QueryError(str(error).strip()) from None
+    if len(statements) != 1:
+        raise QueryError(
+            f"finops sql runs one query; got {len(statements)} statements (run them one by one)"
+        )
+    kind = statements[0].type
+    if kind not in _READING:
+        name = kind.name.replace("_STATEMENT", "")
+        raise QueryError(
+            f"finops sql only reads: {name} statements are refused (expected SELECT, WITH ..., "
+            "FROM ..., DESCRIBE, SHOW, SUMMARIZE, EXPLAIN, PRAGMA or CALL); to write a result "
+            "use --format csv|json|parquet --output FILE"
+        )
 
 
 def check_warehouse(

@@ -118,7 +118,8 @@ def test_sql_reads_a_query_file(warehouse: Path):
         ("SELECT * FROM dail_cost", "Did you mean 'daily_cost'? The views and tables of"),
         ("SELEC 1", 'Parser Error: syntax error at or near "SELEC"'),
         ("SELECT nope FROM daily_cost", 'Referenced column "nope" not found'),
-        ("CREATE TABLE scratch AS SELECT 1 AS x", "read-only"),
+        ("CREATE TABLE scratch AS SELECT 1 AS x", "CREATE statements are refused"),
+        ("SELECT 1; SELECT 2", "finops sql runs one query; got 2 statements"),
         ("   ", "no SQL given"),
     ],
 )
@@ -129,6 +130,32 @@ def test_sql_errors_are_one_clear_line_and_exit_1(warehouse: Path, sql: str, mes
     assert result.stderr.startswith("error: ")
     assert message in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_sql_cannot_write_into_the_warehouse_or_read_outside_it(warehouse: Path, tmp_path: Path):
+    # A new-user review duplicated a line item this way, and read /etc/passwd.
+    (before,) = run_query(warehouse, "SELECT count(*) AS n FROM line_items")["n"].to_pylist()
+    partition = next((warehouse / "line_items").iterdir())
+    outside = tmp_path / "outside.csv"
+    outside.write_text("a\n1\n")
+
+    copied = runner.invoke(
+        app,
+        [
+            "sql",
+            f"COPY (SELECT * FROM line_items LIMIT 1) TO '{partition}/extra.parquet'",
+            "-w",
+            str(warehouse),
+        ],
+    )
+    read = runner.invoke(app, ["sql", f"SELECT * FROM read_csv('{outside}')", "-w", str(warehouse)])
+
+    assert copied.exit_code == 1
+    assert "COPY statements are refused" in copied.stderr
+    assert not (partition / "extra.parquet").exists()
+    assert run_query(warehouse, "SELECT count(*) AS n FROM line_items")["n"].to_pylist() == [before]
+    assert read.exit_code == 1
+    assert "Permission Error" in read.stderr
 
 
 def test_sql_without_a_build_says_to_build(tmp_path: Path):
