@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -76,9 +78,29 @@ def serve(warehouse: Path, *, host: str = "127.0.0.1", port: int = 8501) -> int:
     logger.info("read %d marts in %.1f s: %s", len(marts), time.monotonic() - started, marts)
     environment = {**os.environ, "FINOPS_WAREHOUSE": str(Path(warehouse).resolve())}
     process = subprocess.Popen(streamlit_command(host, port), env=environment)
+    # A service manager stops us with SIGTERM (systemd, docker stop, kill): the server must go
+    # with us, not linger as an orphan on the port.
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         return process.wait()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Stopped):
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
         return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class _Stopped(Exception):
+    """The dashboard was asked to stop by a signal."""
+
+
+def _stop(signum: int, _frame: object) -> None:
+    raise _Stopped(signum)

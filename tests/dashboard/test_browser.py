@@ -9,6 +9,7 @@ equal to the marts. .ci/run installs chromium (apt-get); no browser is downloade
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -49,8 +50,13 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def dashboard(sample: Path, review_cache: Path) -> Iterator[str]:
-    """`finops dashboard -w SAMPLE --port N` on 127.0.0.1; yields its URL."""
+def dashboard(served: tuple[str, subprocess.Popen]) -> str:
+    return served[0]
+
+
+@pytest.fixture
+def served(sample: Path, review_cache: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`finops dashboard -w SAMPLE --port N` on 127.0.0.1; yields its URL and process."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -77,13 +83,25 @@ def dashboard(sample: Path, review_cache: Path) -> Iterator[str]:
             pytest.fail(f"finops dashboard did not answer on {url}: {output[-2000:]}")
         time.sleep(0.25)
     try:
-        yield url
+        yield url, process
     finally:
         process.terminate()
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def test_a_dashboard_stopped_by_sigterm_takes_its_server_with_it(
+    served: tuple[str, subprocess.Popen],
+) -> None:
+    url, process = served
+
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).close()
 
 
 def metric_value(page: Page, label: str):
