@@ -44,9 +44,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
+# No emoji codes: a tag value or id like "cost:thumbs_up:" is printed as it is.
+console = Console(emoji=False)
 # Error lines are never wrapped: a file path cut in two cannot be pasted.
-errors = Console(stderr=True, soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True, emoji=False)
 
 WarehouseOption = Annotated[
     Path,
@@ -550,7 +551,8 @@ def sql_command(
         Path | None, typer.Option("--output", "-o", help="Write the result to this file.")
     ] = None,
     limit: Annotated[
-        int, typer.Option(help="Rows shown in table format; csv/json/parquet write them all.")
+        int,
+        typer.Option(min=0, help="Rows shown in table format; csv/json/parquet write them all."),
     ] = 100,
 ) -> None:
     """Run SQL on the warehouse's analyst file (finops.duckdb, read-only) and print the result.
@@ -723,7 +725,8 @@ def anomalies_command(
         bool, typer.Option("--notify", help="Publish anomalies not sent before (SNS/webhook).")
     ] = False,
     sns_topic_arn: Annotated[
-        str | None, typer.Option(help="SNS topic for --notify (else [anomalies.notify]).")
+        str | None,
+        typer.Option(help="SNS topic for --notify (else \\[anomalies.notify] in finops.toml)."),
     ] = None,
     webhook_url: Annotated[
         str | None, typer.Option(help="Slack-style webhook for --notify (else finops.toml).")
@@ -731,7 +734,7 @@ def anomalies_command(
 ) -> None:
     """Find cost anomalies (spikes and leaks) in the daily usage cost, with their root cause.
 
-    Scans the total, each account, region, tag value, service, usage type and the largest resources of finops.duckdb (run `finops build` first); writes warehouse/anomalies/*.parquet and the views anomalies and anomaly_days. Thresholds per dimension: [anomalies] in finops.toml.
+    Scans the total, each account, region, tag value, service, usage type and the largest resources of finops.duckdb (run `finops build` first); writes warehouse/anomalies/*.parquet and the views anomalies and anomaly_days. Thresholds per dimension: \\[anomalies] in finops.toml.
     """  # noqa: E501 - typer re-wraps help text; a hard break would show mid-sentence
     import json
     from datetime import date
@@ -840,7 +843,9 @@ def recommend_command(
 
 
 def _print_recommendations(result, limit: int) -> None:  # noqa: ANN001 - RecommendResult
-    console = Console()
+    # Ten columns of ids and ARNs: in cron mail or a log (no terminal, 80 columns by default)
+    # the table is printed wide rather than cut to ellipses.
+    console = Console(emoji=False, width=None if sys.stdout.isatty() else 220)
     table = Table(title="Savings recommendations (monthly)")
     for column in ("#", "kind", "account", "region", "resource", "cost", "saving", "low-high"):
         table.add_column(column, justify="right" if column in ("#", "cost", "saving") else "left")
@@ -933,7 +938,8 @@ def act_plan_command(
     plan: Annotated[
         str | None,
         typer.Option(
-            "--plan", help="The action plan (file or s3:// URL); default: [plan] location."
+            "--plan",
+            help="The action plan (file or s3:// URL); default: \\[plan] location of the config.",
         ),
     ] = None,
     execution_log: Annotated[

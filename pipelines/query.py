@@ -146,10 +146,17 @@ def write_result(result: pa.Table, output_format: str, out: IO[str] | Path) -> N
     if output_format == "parquet":
         if not isinstance(out, Path):
             raise QueryError("--format parquet needs --output FILE (Parquet is binary)")
-        pq.write_table(result, out, compression="zstd")
+        try:
+            pq.write_table(result, out, compression="zstd")
+        except OSError as error:
+            raise QueryError(f"{out}: cannot write the result ({error})") from None
         return
     if isinstance(out, Path):
-        with out.open("w", encoding="utf-8", newline="") as stream:
+        try:
+            stream = out.open("w", encoding="utf-8", newline="")
+        except OSError as error:
+            raise QueryError(f"{out}: cannot write the result ({error.strerror})") from None
+        with stream:
             write_result(result, output_format, stream)
         return
     rows = result.to_pylist(maps_as_pydicts="lossy")

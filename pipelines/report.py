@@ -27,7 +27,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from pipelines import charts
-from pipelines.errors import WarehouseError
+from pipelines.errors import FinopsError, WarehouseError
 from pipelines.review import (
     MEASURES,
     Filters,
@@ -79,6 +79,13 @@ def write_report(
         raise WarehouseError(f"{period!r} is not a billing period (expected YYYY-MM)")
     output = Path(output) if output is not None else Path(f"review-{period}.html")
     review = Review(warehouse)
+    if currency is not None:
+        currencies = review.query("currencies", Filters())["currency"].tolist()
+        if currency not in currencies:
+            known = ", ".join(currencies) if currencies else "none"
+            raise WarehouseError(
+                f"{review.database}: no cost data in {currency} (currencies: {known})"
+            )
     filters = review.resolve(Filters(period=period, measure=measure, currency=currency))
     periods = review.query("periods", filters)["billing_period"].tolist()
     if period not in periods:
@@ -88,7 +95,11 @@ def write_report(
             f"(billing periods: {known})"
         )
 
-    output.write_text(render_report(review, filters), encoding="utf-8")
+    html = render_report(review, filters)
+    try:
+        output.write_text(html, encoding="utf-8")
+    except OSError as error:
+        raise FinopsError(f"{output}: cannot write the report ({error.strerror})") from None
     return output
 
 

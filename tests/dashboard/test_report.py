@@ -108,3 +108,21 @@ def test_dashboard_command_without_a_build_says_run_finops_build(tmp_path: Path)
 
     assert result.exit_code == 1
     assert "finops.duckdb: not found; run `finops build` first" in result.output
+
+
+def test_report_in_a_currency_the_warehouse_lacks_or_to_a_missing_folder_is_refused(
+    sample: Path, tmp_path: Path
+) -> None:
+    euro = CliRunner().invoke(
+        cli, ["report", "--month", "2026-10", "-w", str(sample), "--currency", "EUR"]
+    )
+    nowhere = tmp_path / "missing" / "review.html"
+    unwritable = CliRunner().invoke(
+        cli, ["report", "--month", "2026-10", "-w", str(sample), "-o", str(nowhere)]
+    )
+
+    assert euro.exit_code == 1
+    assert "no cost data in EUR (currencies: USD)" in euro.stderr
+    assert unwritable.exit_code == 1
+    assert f"{nowhere}: cannot write the report (No such file or directory)" in unwritable.stderr
+    assert "Traceback" not in euro.output + unwritable.output

@@ -158,6 +158,16 @@ def test_sql_cannot_write_into_the_warehouse_or_read_outside_it(warehouse: Path,
     assert "Permission Error" in read.stderr
 
 
+def test_sql_output_into_a_missing_folder_is_one_clear_line(warehouse: Path, tmp_path: Path):
+    target = tmp_path / "missing" / "out.csv"
+    result = runner.invoke(
+        app, ["sql", "SELECT 1", "-w", str(warehouse), "-f", "csv", "-o", str(target)]
+    )
+
+    assert result.exit_code == 1
+    assert f"{target}: cannot write the result (No such file or directory)" in result.stderr
+
+
 def test_sql_without_a_build_says_to_build(tmp_path: Path):
     result = runner.invoke(app, ["sql", "SELECT 1", "-w", str(tmp_path)])
 
