@@ -329,6 +329,40 @@ def test_manifest_that_names_a_missing_file_is_refused(tmp_path: Path):
         ingest(str(tmp_path / "cur"), tmp_path / "wh")
 
 
+def test_column_named_twice_in_the_header_is_refused(loaded_warehouse: Path, tmp_path: Path):
+    header, rows = focus_converters_rows()
+    source = write_csv(
+        tmp_path / "cur.csv",
+        [*header, "resourceTags/user:team", "resourceTags/user:team"],
+        [[*row, "data", "web"] for row in rows],
+    )
+
+    message = assert_fails_and_keeps(loaded_warehouse, source)
+
+    assert message == (
+        f"{source}, column 'resourceTags/user:team': appears 2 times in the header "
+        "(expected each CUR column once)"
+    )
+
+
+def test_two_spellings_of_one_tag_column_are_refused(loaded_warehouse: Path, tmp_path: Path):
+    # Legacy and Athena spellings of one tag: two values under one key, a map DuckDB refuses.
+    header, rows = focus_converters_rows()
+    source = write_csv(
+        tmp_path / "cur.csv",
+        [*header, "resourceTags/user:team", "resource_tags_user:team"],
+        [[*row, "data", "web"] for row in rows],
+    )
+
+    message = assert_fails_and_keeps(loaded_warehouse, source)
+
+    assert message == (
+        f"{source}, column 'resource_tags_user:team': columns 'resourceTags/user:team' and "
+        "'resource_tags_user:team' both map to resource_tags key 'user:team' "
+        "(expected each CUR column once)"
+    )
+
+
 def test_missing_source_is_a_config_error(tmp_path: Path):
     with pytest.raises(ConfigError, match="no such file"):
         ingest(str(tmp_path / "nope"), tmp_path / "wh")
