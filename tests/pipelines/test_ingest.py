@@ -707,6 +707,44 @@ def test_since_and_periods_limit_the_months_read(tmp_path: Path):
     assert Warehouse(warehouse).periods() == ["2026-08", "2026-09", "2026-10"]
 
 
+@pytest.mark.parametrize(
+    ("since", "periods", "problem"),
+    [
+        (None, ["2025-01"], "--periods: no billing period 2025-01 in the source"),
+        (
+            None,
+            ["2026-08", "2025-01", "2025-02"],
+            "--periods: no billing period 2025-01, 2025-02 in the source",
+        ),
+        ("2027-01", None, "--since 2027-01: no billing period from 2027-01 on"),
+        (
+            "2026-10",
+            ["2026-08"],
+            "--since 2026-10 with --periods 2026-08: no billing period matches both",
+        ),
+    ],
+)
+def test_periods_the_source_does_not_hold_are_refused_with_those_it_does(
+    tmp_path: Path, since: str | None, periods: list[str] | None, problem: str
+):
+    warehouse = tmp_path / "wh"
+    ingest(str(DEMO / "cur"), warehouse, periods=["2026-08"])
+    before = tree_digest(warehouse / "line_items")
+
+    with pytest.raises(ConfigError) as caught:
+        ingest(str(DEMO / "cur"), warehouse, since=since, periods=periods)
+
+    message = f"{DEMO / 'cur'}: {problem} (the source holds 2026-08, 2026-09, 2026-10)"
+    assert str(caught.value) == message
+    assert tree_digest(warehouse / "line_items") == before
+    assert not list((warehouse / "_staging").glob("*/*"))
+    outcomes = duckdb.sql(
+        f"SELECT outcome, message FROM read_parquet('{warehouse}/_runs/*.parquet') "
+        "ORDER BY started_at"
+    ).fetchall()
+    assert outcomes[-1] == ("failed", message)
+
+
 @pytest.mark.parametrize("bad", ["2026-13", "2026-8", "august"])
 def test_a_period_that_is_not_yyyy_mm_is_refused(tmp_path: Path, bad: str):
     with pytest.raises(ConfigError, match="expected YYYY-MM"):
