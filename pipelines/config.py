@@ -35,6 +35,7 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -88,6 +89,21 @@ _KEY_SEPARATORS = re.compile(r"[-:_ ]")
 
 #: finops.toml sections of numeric parameters -> the seed table whose defaults they override.
 PARAMETER_SECTIONS = {"recommendations": "recommendation_parameters", "carbon": "carbon_parameters"}
+#: The columns of those seeds: each parameter's default and its valid range.
+PARAMETER_SEED_COLUMNS = ("parameter", "value", "kind", "valid_min", "valid_max", "unit", "source")
+#: Parameters of one seed that bound each other: (lower, upper, strictly below, expected).
+PARAMETER_ORDER = {
+    "recommendation_parameters": (
+        # The schedule is one window inside the day; rec_schedule has no window across midnight.
+        (
+            "schedule_start_hour",
+            "schedule_end_hour",
+            True,
+            "a schedule that starts before it stops, within one day",
+        ),
+        ("spot_discount_low", "spot_discount_high", False, "the low discount at most the high one"),
+    ),
+}
 
 _TOP_LEVEL_KEYS = ("tags", "business_units", "shared_costs", "anomalies", *PARAMETER_SECTIONS)
 _DIMENSION_KEYS = ("keys", "values")
@@ -157,6 +173,37 @@ class SharedCostSplit:
     dimension: str
     method: str = "proportional"
     weights: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One numeric parameter of a seed (``recommendation_parameters``, ``carbon_parameters``).
+
+    Args:
+        name: the parameter, as finops.toml names it.
+        default: the seed's value.
+        whole: only whole numbers mean something (hours of the day, days, vCPUs, 0/1 flags).
+        low: the smallest valid value.
+        high: the largest valid value; ``None`` when there is no upper bound.
+    """
+
+    name: str
+    default: float
+    whole: bool
+    low: float
+    high: float | None
+
+    def expected(self) -> str:
+        """The valid range in words: ``0..1``, ``1 or more``."""
+        if self.high is None:
+            return f"{_number_text(self.low)} or more"
+        return f"{_number_text(self.low)}..{_number_text(self.high)}"
+
+    def holds(self, value: float) -> bool:
+        # NaN compares false both ways and infinity is no amount, so neither is in range.
+        return math.isfinite(value) and self.low <= value <= (
+            math.inf if self.high is None else self.high
+        )
 
 
 @dataclass(frozen=True)
@@ -496,23 +543,98 @@ def parameter_overrides(document: dict[str, Any], path: Path) -> Mapping[str, Ma
     """The ``[recommendations]`` and ``[carbon]`` numbers of finops.toml, by seed table.
 
     Each key must be a parameter of the seed (``queries/seeds/recommendation_parameters.csv``,
-    ``carbon_parameters.csv``) and each value a number; the build writes them over the defaults.
+    ``carbon_parameters.csv``) and each value a number inside the seed's ``valid_min`` ..
+    ``valid_max`` (a whole number where its ``kind`` is ``whole``); parameters that bound each
+    other (``PARAMETER_ORDER``) must keep their order with the defaults of those not set. The
+    build writes them over the defaults.
     """
     overrides: dict[str, Mapping[str, float]] = {}
     for section, seed in PARAMETER_SECTIONS.items():
         table = document.get(section, {})
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: {section}: expected a table of parameter = number")
-        known = tuple(row["parameter"] for _line, row in _read_seed_rows(seed))
-        _reject_unknown(table, known, path, prefix=f"{section}.")
+        parameters = seed_parameters(seed)
+        _reject_unknown(table, tuple(parameters), path, prefix=f"{section}.")
+
         values = {}
         for name, value in table.items():
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ConfigError(f"{path}: {section}.{name}: {value!r} is not a number")
-            values[name] = float(value)
+            values[name] = _parameter_value(value, parameters[name], path, f"{section}.{name}")
+        _refuse_disorder(seed, parameters, values, path, section)
+
         if values:
             overrides[seed] = MappingProxyType(values)
     return MappingProxyType(overrides)
+
+
+def _parameter_value(value: Any, parameter: Parameter, path: Path, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{path}: {where}: {value!r} is not a number")
+    if not parameter.holds(value):
+        raise ConfigError(
+            f"{path}: {where}: {value!r} is out of range (expected {parameter.expected()})"
+        )
+    if parameter.whole and not float(value).is_integer():
+        raise ConfigError(f"{path}: {where}: {value!r} is not a whole number")
+    return float(value)
+
+
+def _refuse_disorder(
+    seed: str,
+    parameters: Mapping[str, Parameter],
+    values: dict[str, float],
+    path: Path,
+    section: str,
+) -> None:
+    for lower, upper, strict, expected in PARAMETER_ORDER.get(seed, ()):
+        low = values.get(lower, parameters[lower].default)
+        high = values.get(upper, parameters[upper].default)
+        if low < high or (low == high and not strict):
+            continue
+        # The key the user set is the one named; the other is the default it meets.
+        if lower in values:
+            problem = f"{_number_text(low)} is {'not before' if strict else 'above'} {upper}"
+            raise ConfigError(
+                f"{path}: {section}.{lower}: {problem} {_number_text(high)} (expected {expected})"
+            )
+        problem = f"{_number_text(high)} is {'not after' if strict else 'below'} {lower}"
+        raise ConfigError(
+            f"{path}: {section}.{upper}: {problem} {_number_text(low)} (expected {expected})"
+        )
+
+
+@cache
+def seed_parameters(seed: str) -> Mapping[str, Parameter]:
+    """The parameters of a parameter seed with their defaults and ranges, by name.
+
+    Raises:
+        ConfigError: the seed's header, a kind or a number is not what the loader reads.
+    """
+    parameters = {}
+    for line, row in _read_seed(seed, PARAMETER_SEED_COLUMNS):
+        where = f"queries/seeds/{seed}.csv: row {line}"
+        if row["kind"] not in ("whole", "number"):
+            raise ConfigError(f"{where}, column 'kind': {row['kind']!r} (expected whole or number)")
+        parameters[row["parameter"]] = Parameter(
+            row["parameter"],
+            default=_seed_number(row, "value", where),
+            whole=row["kind"] == "whole",
+            low=_seed_number(row, "valid_min", where),
+            # An empty valid_max: no upper bound (a price, a count of GB).
+            high=_seed_number(row, "valid_max", where) if row["valid_max"].strip() else None,
+        )
+    return MappingProxyType(parameters)
+
+
+def _seed_number(row: dict[str, str], column: str, where: str) -> float:
+    try:
+        return float(row[column])
+    except ValueError:
+        raise ConfigError(f"{where}, column {column!r}: {row[column]!r} is not a number") from None
+
+
+def _number_text(number: float) -> str:
+    """``24.0`` as ``24``, ``0.75`` as ``0.75``: a range reads as it is written in the seed."""
+    return str(int(number)) if float(number).is_integer() else repr(number)
 
 
 def _merge_dimension(
@@ -604,11 +726,6 @@ def _seed_dimensions() -> tuple[TagDimension, ...]:
         ordered = tuple(dict.fromkeys(alias for _priority, alias in sorted(aliases)))
         dimensions.append(TagDimension(name, ordered, MappingProxyType(values.get(name, {}))))
     return tuple(dimensions)
-
-
-def _read_seed_rows(name: str) -> list[tuple[int, dict[str, str]]]:
-    text = (queries_folder() / "seeds" / f"{name}.csv").read_text(encoding="utf-8")
-    return list(enumerate(csv.DictReader(io.StringIO(text)), start=1))
 
 
 def _read_seed(name: str, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,16 +59,40 @@ def plan_columns(path: str, source_names: list[str]) -> ColumnPlan:
     """Decide, from the header alone, where each source column goes.
 
     Raises:
-        InputError: the header is not a CUR header, or two columns claim one contract column.
+        InputError: the header is not a CUR header, names a column twice, or two columns claim
+            one contract column or map key.
     """
+    repeated = [(name, count) for name, count in Counter(source_names).items() if count > 1]
+    if repeated:
+        # Arrow reads a repeated name into two fields and then cannot tell which is meant;
+        # AWS writes each column once, so a second one is an edited or concatenated header.
+        name, count = repeated[0]
+        raise InputError(
+            path,
+            f"appears {count} times in the header",
+            column=name,
+            expected="each CUR column once",
+        )
+
     if focus.is_focus(source_names):
         fixed, maps, native_maps, focus_plan = focus.plan(source_names)
         return ColumnPlan(fixed, maps, native_maps, focus=focus_plan)
 
     plan = ColumnPlan()
+    map_sources: dict[tuple[str, str], str] = {}  # (map column, key) -> source column
     for source in source_names:
         column, key = contract_name(source)
         if key is not None:
+            if (column, key) in map_sources:
+                # Two values under one key make a map that DuckDB refuses to read.
+                raise InputError(
+                    path,
+                    f"columns {map_sources[column, key]!r} and {source!r} both map to "
+                    f"{column} key {key!r}",
+                    column=source,
+                    expected="each CUR column once",
+                )
+            map_sources[column, key] = source
             plan.maps.setdefault(column, []).append((key, source))
         elif column in MAP_COLUMNS:
             plan.native_maps[column] = source

@@ -107,6 +107,7 @@ def ingest(
     Raises:
         IngestFailed: one or more files were bad. Every file was tried, all failures are
             listed, and nothing was committed: the warehouse's data is as it was.
+        ConfigError: ``since`` or ``periods`` names no billing period the source holds.
         FinopsError: the source or the warehouse cannot be used at all.
     """
     for period in [since, *(periods or [])]:
@@ -142,6 +143,15 @@ def ingest(
             if (since is None or delivery.billing_period >= since)
             and (periods is None or delivery.billing_period in periods)
         ]
+        if not located.failures:
+            # With a bad file in the source, its failure is reported instead: the period
+            # asked for may be in it.
+            try:
+                _refuse_absent_periods(source, located.deliveries, deliveries, since, periods)
+            except ConfigError as error:
+                warehouse.discard(run_id)
+                warehouse.append_runs([_failed_record(run_id, label, None, error, started)])
+                raise
         previous = warehouse.last_ingested()
         total = sum(delivery.bytes for delivery in deliveries)
         report = (lambda path, size: progress(path, size, total)) if progress else None
@@ -190,6 +200,38 @@ def ingest(
             warehouse.commit(run_id, staged)
             warehouse.append_runs(result.records)
     return result
+
+
+def _refuse_absent_periods(
+    source: str,
+    located: list[Delivery],
+    selected: list[Delivery],
+    since: str | None,
+    periods: Collection[str] | None,
+) -> None:
+    """Refuse a ``--since`` or ``--periods`` that names no billing period of the source.
+
+    A month asked for by name and not there is most often a typo or the wrong source; going
+    on would ingest nothing, or less than asked, and say nothing.
+
+    Raises:
+        ConfigError: names the periods asked for and those the source holds.
+    """
+    held = sorted({delivery.billing_period for delivery in located})
+    holds = f"(the source holds {', '.join(held)})"
+    absent = [period for period in dict.fromkeys(periods or ()) if period not in held]
+    if absent:
+        raise ConfigError(
+            f"{source}: --periods: no billing period {', '.join(absent)} in the source {holds}"
+        )
+    if selected:
+        return
+    if periods is None:
+        raise ConfigError(f"{source}: --since {since}: no billing period from {since} on {holds}")
+    raise ConfigError(
+        f"{source}: --since {since} with --periods {','.join(periods)}: no billing period "
+        f"matches both {holds}"
+    )
 
 
 @dataclass

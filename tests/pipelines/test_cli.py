@@ -106,6 +106,20 @@ def test_brackets_in_a_path_are_printed_as_they_are(tmp_path: Path):
     assert str(source) in result.stderr
 
 
+def test_ingest_of_a_month_the_source_does_not_hold_exits_1_naming_those_it_does(tmp_path: Path):
+    source = str(DEMO / "cur")
+    warehouse = str(tmp_path / "wh")
+
+    result = runner.invoke(app, ["ingest", source, "-w", warehouse, "--periods", "2025-01"])
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {source}: --periods: no billing period 2025-01 in the source "
+        "(the source holds 2026-08, 2026-09, 2026-10)\n"
+    )
+    assert not (tmp_path / "wh" / "line_items").exists()
+
+
 def test_run_with_a_broken_config_ingests_nothing(tmp_path: Path):
     config = tmp_path / "finops.toml"
     config.write_text("[tags\n")

@@ -161,3 +161,112 @@ def test_bad_parameters_name_the_key(tmp_path, text, message):
 
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "expected"),
+    [
+        ("carbon", "cpu_utilization", "-2", "0..1"),
+        ("recommendations", "schedule_start_hour", "25", "0..23"),
+        ("recommendations", "schedule_end_hour", "0", "1..24"),
+        ("recommendations", "hours_per_month", "8760", "672..744"),
+        ("recommendations", "schedule_utc_offset_hours", "-13", "-12..14"),
+        ("recommendations", "min_monthly_saving", "-1.5", "0 or more"),
+        ("recommendations", "lookback_days", "0", "1..366"),
+        ("recommendations", "schedule_weekdays_only", "2", "0..1"),
+        ("recommendations", "spot_discount_high", "nan", "0..1"),
+        ("recommendations", "idle_nat_gb_per_day", "inf", "0 or more"),
+        ("carbon", "embodied_server_vcpus", "0", "1 or more"),
+        ("carbon", "server_lifespan_hours", "0", "1 or more"),
+    ],
+)
+def test_parameter_out_of_its_range_is_refused_with_the_range(
+    tmp_path: Path, section: str, key: str, value: str, expected: str
+):
+    path = write(tmp_path, f"[{section}]\n{key} = {value}\n")
+
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+
+    assert str(raised.value) == (
+        f"{path}: {section}.{key}: {value} is out of range (expected {expected})"
+    )
+
+
+def test_fraction_of_an_hour_is_refused_where_only_whole_hours_mean_something(tmp_path: Path):
+    path = write(tmp_path, "[recommendations]\nschedule_start_hour = 8.5\n")
+
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+
+    assert str(raised.value) == (
+        f"{path}: recommendations.schedule_start_hour: 8.5 is not a whole number"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "[recommendations]\nschedule_start_hour = 20\n",
+            "recommendations.schedule_start_hour: 20 is not before schedule_end_hour 20 "
+            "(expected a schedule that starts before it stops, within one day)",
+        ),
+        (
+            "[recommendations]\nschedule_start_hour = 22\nschedule_end_hour = 6\n",
+            "recommendations.schedule_start_hour: 22 is not before schedule_end_hour 6 "
+            "(expected a schedule that starts before it stops, within one day)",
+        ),
+        (
+            "[recommendations]\nschedule_end_hour = 7\n",
+            "recommendations.schedule_end_hour: 7 is not after schedule_start_hour 8 "
+            "(expected a schedule that starts before it stops, within one day)",
+        ),
+        (
+            "[recommendations]\nspot_discount_low = 0.8\n",
+            "recommendations.spot_discount_low: 0.8 is above spot_discount_high 0.75 "
+            "(expected the low discount at most the high one)",
+        ),
+    ],
+)
+def test_parameters_that_bound_each_other_are_refused_in_the_wrong_order(
+    tmp_path: Path, text: str, problem: str
+):
+    path = write(tmp_path, text)
+
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+
+    assert str(raised.value) == f"{path}: {problem}"
+
+
+def test_parameters_at_the_ends_of_their_ranges_are_kept(tmp_path: Path):
+    path = write(
+        tmp_path,
+        "[recommendations]\nschedule_start_hour = 0\nschedule_end_hour = 24\n"
+        "schedule_utc_offset_hours = 5.5\nlookback_days = 14.0\n\n"
+        "[carbon]\ncpu_utilization = 1\nembodied_server_kg = 0\n",
+    )
+
+    config = load_config(path)
+
+    assert dict(config.parameters["recommendation_parameters"]) == {
+        "schedule_start_hour": 0.0,
+        "schedule_end_hour": 24.0,
+        "schedule_utc_offset_hours": 5.5,
+        "lookback_days": 14.0,
+    }
+    assert dict(config.parameters["carbon_parameters"]) == {
+        "cpu_utilization": 1.0,
+        "embodied_server_kg": 0.0,
+    }
+
+
+def test_every_seed_parameter_has_a_range_that_holds_its_default():
+    from pipelines.config import PARAMETER_SECTIONS, seed_parameters
+
+    for seed in PARAMETER_SECTIONS.values():
+        for parameter in seed_parameters(seed).values():
+            assert parameter.low <= parameter.default, parameter
+            assert parameter.high is None or parameter.default <= parameter.high, parameter
+            assert not parameter.whole or parameter.default.is_integer(), parameter

@@ -329,6 +329,40 @@ def test_manifest_that_names_a_missing_file_is_refused(tmp_path: Path):
         ingest(str(tmp_path / "cur"), tmp_path / "wh")
 
 
+def test_column_named_twice_in_the_header_is_refused(loaded_warehouse: Path, tmp_path: Path):
+    header, rows = focus_converters_rows()
+    source = write_csv(
+        tmp_path / "cur.csv",
+        [*header, "resourceTags/user:team", "resourceTags/user:team"],
+        [[*row, "data", "web"] for row in rows],
+    )
+
+    message = assert_fails_and_keeps(loaded_warehouse, source)
+
+    assert message == (
+        f"{source}, column 'resourceTags/user:team': appears 2 times in the header "
+        "(expected each CUR column once)"
+    )
+
+
+def test_two_spellings_of_one_tag_column_are_refused(loaded_warehouse: Path, tmp_path: Path):
+    # Legacy and Athena spellings of one tag: two values under one key, a map DuckDB refuses.
+    header, rows = focus_converters_rows()
+    source = write_csv(
+        tmp_path / "cur.csv",
+        [*header, "resourceTags/user:team", "resource_tags_user:team"],
+        [[*row, "data", "web"] for row in rows],
+    )
+
+    message = assert_fails_and_keeps(loaded_warehouse, source)
+
+    assert message == (
+        f"{source}, column 'resource_tags_user:team': columns 'resourceTags/user:team' and "
+        "'resource_tags_user:team' both map to resource_tags key 'user:team' "
+        "(expected each CUR column once)"
+    )
+
+
 def test_missing_source_is_a_config_error(tmp_path: Path):
     with pytest.raises(ConfigError, match="no such file"):
         ingest(str(tmp_path / "nope"), tmp_path / "wh")
@@ -671,6 +705,44 @@ def test_since_and_periods_limit_the_months_read(tmp_path: Path):
     assert [record.billing_period for record in later.ingested] == ["2026-09", "2026-10"]
     assert [record.billing_period for record in only.ingested] == ["2026-08"]
     assert Warehouse(warehouse).periods() == ["2026-08", "2026-09", "2026-10"]
+
+
+@pytest.mark.parametrize(
+    ("since", "periods", "problem"),
+    [
+        (None, ["2025-01"], "--periods: no billing period 2025-01 in the source"),
+        (
+            None,
+            ["2026-08", "2025-01", "2025-02"],
+            "--periods: no billing period 2025-01, 2025-02 in the source",
+        ),
+        ("2027-01", None, "--since 2027-01: no billing period from 2027-01 on"),
+        (
+            "2026-10",
+            ["2026-08"],
+            "--since 2026-10 with --periods 2026-08: no billing period matches both",
+        ),
+    ],
+)
+def test_periods_the_source_does_not_hold_are_refused_with_those_it_does(
+    tmp_path: Path, since: str | None, periods: list[str] | None, problem: str
+):
+    warehouse = tmp_path / "wh"
+    ingest(str(DEMO / "cur"), warehouse, periods=["2026-08"])
+    before = tree_digest(warehouse / "line_items")
+
+    with pytest.raises(ConfigError) as caught:
+        ingest(str(DEMO / "cur"), warehouse, since=since, periods=periods)
+
+    message = f"{DEMO / 'cur'}: {problem} (the source holds 2026-08, 2026-09, 2026-10)"
+    assert str(caught.value) == message
+    assert tree_digest(warehouse / "line_items") == before
+    assert not list((warehouse / "_staging").glob("*/*"))
+    outcomes = duckdb.sql(
+        f"SELECT outcome, message FROM read_parquet('{warehouse}/_runs/*.parquet') "
+        "ORDER BY started_at"
+    ).fetchall()
+    assert outcomes[-1] == ("failed", message)
 
 
 @pytest.mark.parametrize("bad", ["2026-13", "2026-8", "august"])
