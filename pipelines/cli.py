@@ -7,6 +7,7 @@ exit code 1; usage errors exit 2. Progress bars and tables go to the terminal; l
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -291,7 +292,7 @@ def _failures_exit() -> Iterator[None]:
         count = len(error.failures)
         _error(f"ingest failed ({count} bad file{'s' * (count > 1)}); nothing was committed")
         for failure in error.failures:
-            errors.print(f"  {failure}", markup=False, highlight=False)
+            _detail(f"  {failure}")
         raise typer.Exit(1) from None
     except FinopsError as error:
         _error(str(error))
@@ -303,12 +304,27 @@ def _failures_exit() -> Iterator[None]:
         raise typer.Exit(130) from None
 
 
+def _detail(line: str) -> None:
+    from pipelines.logs import json_lines
+
+    if json_lines():
+        logging.getLogger("pipelines.cli").error(line.strip())
+        return
+    errors.print(line, markup=False, highlight=False)
+
+
 def _duckdb_interrupted(error: BaseException) -> bool:
     # DuckDB turns Ctrl-C during a query into its own error rather than KeyboardInterrupt.
     return isinstance(error, RuntimeError) and "interrupted" in str(error).lower()
 
 
 def _error(message: str) -> None:
+    from pipelines.logs import json_lines
+
+    if json_lines():
+        # A log collector reads stderr as JSON lines: the final error is one of them.
+        logging.getLogger("pipelines.cli").error(message)
+        return
     errors.print(f"[red]error:[/] {escape(message)}", highlight=False)
 
 

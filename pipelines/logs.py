@@ -51,3 +51,8 @@ def configure(log_format: str, verbose: bool = False) -> None:
 def progress_wanted(stderr_is_terminal: bool) -> bool:
     """A progress bar only for a person: text logs and a terminal on stderr."""
     return _chosen["format"] == "text" and stderr_is_terminal
+
+
+def json_lines() -> bool:
+    """Whether the command logs JSON lines (its final error is then one too)."""
+    return _chosen["format"] == "json"

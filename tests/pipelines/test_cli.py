@@ -217,3 +217,24 @@ def test_periods_option_takes_a_comma_separated_list(tmp_path: Path):
     assert result.exit_code == 0, result.stderr
     assert "2026-08" in result.stdout and "2026-10" in result.stdout
     assert "2026-09" not in result.stdout
+
+
+def test_with_json_logs_the_final_error_is_a_json_line_too(tmp_path: Path):
+    result = runner.invoke(
+        app,
+        [
+            "--log-format",
+            "json",
+            "ingest",
+            str(DEMO),
+            "-w",
+            str(tmp_path / "wh"),
+            "--periods",
+            "2025-01",
+        ],
+    )
+
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    assert result.exit_code == 1
+    assert lines[-1]["level"] == "ERROR"
+    assert "--periods: no billing period 2025-01 in the source" in lines[-1]["message"]
