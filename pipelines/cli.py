@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -35,6 +35,8 @@ from pipelines.summary import Section, summarize
 
 if TYPE_CHECKING:
     from pipelines.s3 import S3Settings
+
+logger = logging.getLogger(__name__)
 
 app = typer.Typer(
     name="finops",
@@ -373,6 +375,7 @@ def _ingest_with_progress(
 
 def _build(warehouse: Path, config: Config) -> bool:
     """Build the models and say so; False when a data check returned rows."""
+    from pipelines.logs import progress_wanted
     from pipelines.models import build
 
     with Progress(
@@ -382,6 +385,7 @@ def _build(warehouse: Path, config: Config) -> bool:
         TimeElapsedColumn(),
         console=errors,
         transient=True,
+        disable=not progress_wanted(errors.is_terminal),
     ) as bar:
         task = bar.add_task("", total=None)
 
@@ -408,13 +412,19 @@ def _keep_review_copies(warehouse: Path) -> None:
     need is then part of the batch job, not of the first page view or report. A failure here
     is a note, not a failed command: the dashboard would make them itself.
     """
+    from pipelines.logs import progress_wanted
     from pipelines.review import Review
 
-    with errors.status("copies of the marts for the dashboard and report"):
+    spinner = (
+        errors.status("copies of the marts for the dashboard and report")
+        if progress_wanted(errors.is_terminal)
+        else nullcontext()
+    )
+    with spinner:
         try:
             Review(warehouse).warm()
         except WarehouseError as error:
-            errors.print(f"note: the dashboard's copies of the marts: {error}", markup=False)
+            logger.warning("the dashboard's copies of the marts were not made: %s", error)
 
 
 def _build_athena(database: str, s3_output: str, workgroup: str | None) -> bool:

@@ -71,8 +71,6 @@ TOTAL_COLUMNS = (
     ("total_saving_high", "saving_high"),
     ("co2e_kg_total_saved", "co2e_kg_monthly_saved"),
 )
-# Commands that (re)create their views in finops.duckdb themselves.
-SELF_VIEWING = ("finops build", "finops anomalies")
 # `finops build` makes the anomaly views with no rows until `finops anomalies` has written
 # anomalies/anomalies.parquet: until then an empty view means "not run", not "none found".
 ANOMALY_MARTS = ("anomalies", "anomaly_days")
@@ -92,11 +90,9 @@ class MartMissing(WarehouseError):
 
     def __init__(self, mart: str, database: Path) -> None:
         self.mart = mart
+        # Both commands (re)create the views in finops.duckdb themselves.
         self.command = MART_COMMANDS.get(mart, "finops build")
-        # `finops anomalies` updates its own views; the other commands' marts are views that
-        # `finops build` makes over what they wrote.
-        then_build = "" if self.command in SELF_VIEWING else " and then `finops build`"
-        super().__init__(f"{mart} is not in {database}: run `{self.command}`{then_build} first")
+        super().__init__(f"{mart} is not in {database}: run `{self.command}` first")
 
 
 @dataclass(frozen=True)
