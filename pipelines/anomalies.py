@@ -88,6 +88,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.anomaly_config import MEASURES, AnomalySettings
+from pipelines.engine import duckdb_config
 from pipelines.errors import FinopsError, WarehouseError
 
 logger = logging.getLogger(__name__)
@@ -974,7 +975,7 @@ def detect_warehouse(
         raise WarehouseError(f"{database}: no such file (run `finops build` first)")
     measure = measure or settings.measure
     try:
-        connection = duckdb.connect(str(database), read_only=True)
+        connection = duckdb.connect(str(database), read_only=True, config=duckdb_config())
     except duckdb.Error as error:
         raise WarehouseError(f"{database}: cannot be opened: {error}") from error
     with connection:
@@ -1041,7 +1042,7 @@ def create_views(database: Path | duckdb.DuckDBPyConnection, warehouse: Path) ->
         _create_views(database, warehouse)
         return
     try:
-        connection = duckdb.connect(str(database))
+        connection = duckdb.connect(str(database), config=duckdb_config())
     except duckdb.Error as error:
         raise WarehouseError(
             f"{database}: cannot add the anomalies views ({error}); close any session that "

@@ -59,6 +59,7 @@ from sqlglot.errors import SqlglotError
 from pipelines.anomalies import create_views as create_anomaly_views
 from pipelines.config import CONFIGURED_SEEDS, Config, queries_folder
 from pipelines.contract import LINE_ITEMS_SCHEMA
+from pipelines.engine import duckdb_config
 from pipelines.errors import ModelError, WarehouseError
 from pipelines.warehouse import INVOICES_SCHEMA, RUNS_SCHEMA, Warehouse, check_path
 
@@ -394,7 +395,7 @@ def _has_partitions(warehouse: Path) -> bool:
 
 def _connect(path: Path) -> duckdb.DuckDBPyConnection:
     try:
-        return duckdb.connect(str(path))
+        return duckdb.connect(str(path), config=duckdb_config())
     except duckdb.Error as error:
         raise WarehouseError(f"{path.parent}: cannot write {DATABASE_FILE}: {error}") from error
 
@@ -528,7 +529,10 @@ def _create_models(
         if progress is not None:
             progress(model.name, position, total)
         # Running the model over the data makes errors that only real rows raise (a bad cast,
-        # a duplicate map key) fail the build here, named after this model. Hashing whole rows
+        # a duplicate map key) fail the build here, named after this model. It is also most of
+        # a build's time: views recompute staging from the Parquet files each time, 333 s for
+        # 27 models on 5.2M line items (bench/dashboard.py). Not done yet: materialising
+        # staging once per build (the analyst file would then hold a table, not a view). Hashing whole rows
         # keeps DuckDB from pruning the columns that a bare count(*) would never compute.
         with _as_model_error(str(model.path)):
             connection.execute(f"CREATE VIEW {model.name} AS\n{model.sql}\n")

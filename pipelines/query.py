@@ -34,6 +34,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.engine import duckdb_config
 from pipelines.errors import QueryError, WarehouseError
 from pipelines.models import DATABASE_FILE, CheckFailure, Progress, run_checks
 
@@ -179,7 +180,7 @@ def _analyst_file(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     if not database.is_file():
         raise WarehouseError(f"{database}: no such file; run `finops build` first")
     try:
-        connection = duckdb.connect(str(database), read_only=True)
+        connection = duckdb.connect(str(database), read_only=True, config=duckdb_config())
     except duckdb.Error as error:
         problem = str(error).strip().splitlines()[0]
         raise WarehouseError(f"{database}: cannot be opened read-only ({problem})") from None

@@ -30,6 +30,7 @@ from typing import Any
 import duckdb
 
 from pipelines.config import Config
+from pipelines.engine import duckdb_config
 from pipelines.errors import FinopsError, WarehouseError
 from pipelines.models import DATABASE_FILE, build
 
@@ -104,7 +105,7 @@ def recommend(
     if not database.is_file():
         raise WarehouseError(f"{database}: not built yet (run `finops build` first)")
 
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with duckdb.connect(str(database), read_only=True, config=duckdb_config()) as connection:
         rows = _records(connection, "SELECT * FROM recommendations ORDER BY rank")
         periods = [
             period

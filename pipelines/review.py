@@ -49,6 +49,7 @@ import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
 
+from pipelines.engine import duckdb_config
 from pipelines.errors import WarehouseError
 from pipelines.models import DATABASE_FILE
 from pipelines.summary import named_queries
@@ -294,7 +295,7 @@ class Review:
 
     def _source(self) -> duckdb.DuckDBPyConnection:
         try:
-            return duckdb.connect(str(self.database), read_only=True)
+            return duckdb.connect(str(self.database), read_only=True, config=duckdb_config())
         except duckdb.Error as error:
             first_line = str(error).strip().splitlines()[0]
             raise WarehouseError(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.engine import duckdb_config
 from pipelines.errors import WarehouseError
 
 _QUERY_NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
@@ -42,7 +43,7 @@ def summarize(warehouse: Path) -> list[Section]:
 
     sections = []
     try:
-        with duckdb.connect(str(database), read_only=True) as connection:
+        with duckdb.connect(str(database), read_only=True, config=duckdb_config()) as connection:
             for name, sql in queries.items():
                 cursor = connection.execute(sql)
                 columns = [column[0] for column in cursor.description]
