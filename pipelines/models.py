@@ -532,8 +532,9 @@ def _create_models(
         # a duplicate map key) fail the build here, named after this model. It is also most of
         # a build's time: views recompute staging from the Parquet files each time, 333 s for
         # 27 models on 5.2M line items (bench/dashboard.py). Not done yet: materialising
-        # staging once per build (the analyst file would then hold a table, not a view). Hashing whole rows
-        # keeps DuckDB from pruning the columns that a bare count(*) would never compute.
+        # staging once per build (the analyst file would then hold a table, not a view).
+        # Hashing whole rows keeps DuckDB from pruning the columns that a bare count(*) would
+        # never compute.
         with _as_model_error(str(model.path)):
             connection.execute(f"CREATE VIEW {model.name} AS\n{model.sql}\n")
             connection.execute(f"COMMENT ON VIEW {model.name} IS {_literal(model.summary)}")
