@@ -8,7 +8,9 @@
 -- Every charge category is included (usage, purchases, tax, credits), so the days of a period
 -- add up to its bill and to monthly_cost; filter on charge_category = 'Usage' for usage only. A
 -- line's day is the UTC day its usage started; a monthly fee lands on the period's first day.
--- usage_quantity counts usage lines only, as in monthly_cost.
+-- usage_quantity adds line_item_usage_amount of usage lines only (Usage, DiscountedUsage,
+-- SavingsPlanCoveredUsage): a SavingsPlanNegation repeats its covered line's quantity and a fee
+-- line counts reserved hours or dollars, so both count 0. monthly_cost sums these rows.
 -- The amounts are in the row's currency: a period can mix currencies, and nothing here converts
 -- them, so add rows up only within one currency.
 SELECT
