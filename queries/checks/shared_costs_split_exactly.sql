@@ -9,10 +9,14 @@ WITH pools AS (
         billing_period,
         dimension,
         currency,
-        CAST(round(sum(unblended_cost) * 100) AS BIGINT) AS unblended_cents,
-        CAST(round(sum(amortized_cost) * 100) AS BIGINT) AS amortized_cents,
-        CAST(round(sum(net_unblended_cost) * 100) AS BIGINT) AS net_unblended_cents,
-        CAST(round(sum(net_amortized_cost) * 100) AS BIGINT) AS net_amortized_cents
+        CAST(round(sum(CAST(unblended_cost AS DECIMAL(38, 10))) * 100) AS BIGINT)
+            AS unblended_cents,
+        CAST(round(sum(CAST(amortized_cost AS DECIMAL(38, 10))) * 100) AS BIGINT)
+            AS amortized_cents,
+        CAST(round(sum(CAST(net_unblended_cost AS DECIMAL(38, 10))) * 100) AS BIGINT)
+            AS net_unblended_cents,
+        CAST(round(sum(CAST(net_amortized_cost AS DECIMAL(38, 10))) * 100) AS BIGINT)
+            AS net_amortized_cents
     FROM showback_attribution
     WHERE shared_rule IS NOT NULL
     GROUP BY billing_period, dimension, currency

@@ -20,16 +20,18 @@
 -- '(untagged)' never receives a share; a pool with nobody to receive it (no value has direct
 -- spend) is shown as shared cost of '(untagged)'.
 --
--- Rounding, so that the split sums back exactly: each measure's pool is rounded to whole cents
--- C, and the values, in name order, get cumulative bounds R_i = round(C * W_i / W) of their
--- cumulative integer weight W_i (direct cents, weights in billionths, or 1), with R_n = C for
--- the last. Value i gets R_i - R_(i-1) cents. The parts telescope to exactly C; each is within
--- a cent of its exact share; and as R_i never decreases, every part has the pool's sign (no
--- negative share of a positive pool). The direct columns keep full precision, so a
--- dimension's rows add up to the period's total to within half a cent (the pool's rounding to
--- cents): checks/showback_reconciles.sql and checks/shared_costs_split_exactly.sql hold both.
--- share_of_period is the row's share of the amortized cost of its period, dimension and
--- currency (NULL when that is 0). Amounts are in the row's currency; never add currencies.
+-- Rounding, so that the split sums back exactly: each measure's pool is summed as DECIMAL (a float
+-- sum can land on either side of a half cent, by the order it adds the lines in, and
+-- checks/shared_costs_split_exactly.sql must round the same pool the same way) and rounded to whole
+-- cents C, and the values, in name order, get cumulative bounds R_i = round(C * W_i / W) of their
+-- cumulative integer weight W_i (direct cents, weights in billionths, or 1), with R_n = C for the
+-- last. Value i gets R_i - R_(i-1) cents. The parts telescope to exactly C; each is within a cent
+-- of its exact share; and as R_i never decreases, every part has the pool's sign (no negative share
+-- of a positive pool). The direct columns keep full precision, so a dimension's rows add up to the
+-- period's total to within half a cent (the pool's rounding to cents):
+-- checks/showback_reconciles.sql and checks/shared_costs_split_exactly.sql hold both.
+-- share_of_period is the row's share of the amortized cost of its period, dimension and currency
+-- (NULL when that is 0). Amounts are in the row's currency; never add currencies.
 WITH direct AS (
     SELECT
         billing_period,
@@ -52,12 +54,18 @@ pools AS (
         showback_attribution.dimension,
         showback_attribution.currency,
         coalesce(shared_cost_splits.method, 'proportional') AS split_method,
-        CAST(round(sum(showback_attribution.unblended_cost) * 100) AS BIGINT) AS unblended_cents,
-        CAST(round(sum(showback_attribution.amortized_cost) * 100) AS BIGINT) AS amortized_cents,
-        CAST(round(sum(showback_attribution.net_unblended_cost) * 100) AS BIGINT)
-            AS net_unblended_cents,
-        CAST(round(sum(showback_attribution.net_amortized_cost) * 100) AS BIGINT)
-            AS net_amortized_cents
+        CAST(round(
+            sum(CAST(showback_attribution.unblended_cost AS DECIMAL(38, 10))) * 100
+        ) AS BIGINT) AS unblended_cents,
+        CAST(round(
+            sum(CAST(showback_attribution.amortized_cost AS DECIMAL(38, 10))) * 100
+        ) AS BIGINT) AS amortized_cents,
+        CAST(round(
+            sum(CAST(showback_attribution.net_unblended_cost AS DECIMAL(38, 10))) * 100
+        ) AS BIGINT) AS net_unblended_cents,
+        CAST(round(
+            sum(CAST(showback_attribution.net_amortized_cost AS DECIMAL(38, 10))) * 100
+        ) AS BIGINT) AS net_amortized_cents
     FROM showback_attribution
     LEFT JOIN shared_cost_splits
         ON showback_attribution.dimension = shared_cost_splits.dimension

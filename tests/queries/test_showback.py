@@ -15,7 +15,7 @@ from types import MappingProxyType
 
 import duckdb
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from model_fixtures import line_item, records
 
@@ -284,6 +284,21 @@ weights_strategy = st.lists(
     method=st.sampled_from(("proportional", "even", "weights")),
     weights=weights_strategy,
     share_account_b=st.booleans(),
+)
+# Found by CI: a pool that sums to exactly a half cent (1161.275 USD) that a float sum put on either
+# side of the half depending on the order it added the lines in.
+@example(
+    lines=[
+        (ACCOUNT_A, "AWSSupportBusiness", "a", cost)
+        for cost in (0.0146, 0.6966, 1.6996, 2.8948, 2.8948, 15.7838, 993.9461)
+    ]
+    + [
+        (ACCOUNT_A, "AWSSupportBusiness", "b", 143.0121),
+        (ACCOUNT_B, "AWSSupportBusiness", "a", 0.3326),
+    ],
+    method="proportional",
+    weights=[0, 0, 0, 1],
+    share_account_b=False,
 )
 def test_split_sums_exactly_and_never_goes_negative(
     showback_db, lines, method, weights, share_account_b
