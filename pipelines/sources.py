@@ -16,6 +16,8 @@ Four layouts are recognised, in a local folder or under an S3 prefix (``s3://buc
 - loose CUR files (CSV, CSV.gz, CSV.zip or Parquet) with no manifest, each placed in the
   billing period given by its own ``bill/BillingPeriodStartDate``; a FOCUS file likewise by
   its first AWS row's ``BillingPeriodStart`` (``pipelines.focus``: one period per file).
+  A legacy period folder holding several assembly folders and no manifest is refused: which
+  assembly is current cannot be told, and all of them would count the month several times.
 """
 
 from __future__ import annotations
@@ -275,8 +277,39 @@ def _folder_deliveries(root: Path, layouts: tuple[str, ...] | None) -> Located:
             files = [path for path in files if file_kind(path) != "parquet"]
         elif layouts == _LAYOUTS["legacy-parquet"]:
             files = [path for path in files if file_kind(path) == "parquet"]
+        if wanted("legacy_csv_manifest"):
+            _refuse_assemblies_without_manifest(root, files)
         located = _loose_files(files)
     return located
+
+
+def _refuse_assemblies_without_manifest(root: Path, files: list[Path]) -> None:
+    """Without its manifest, a month delivered more than once cannot say which is current.
+
+    AWS leaves each older assembly of a re-delivered month beside the new one
+    (``<YYYYMMDD-YYYYMMDD>/<assemblyId>/``); read as loose files, all of them would be added
+    up into the month. One assembly folder (or files straight in the period folder) is read.
+    """
+    assemblies: dict[Path, set[str]] = defaultdict(set)
+    for path in files:
+        parts = path.relative_to(root).parts
+        for depth, name in enumerate(parts[:-1]):
+            if _PERIOD_FOLDER.match(name):
+                period_folder = root.joinpath(*parts[: depth + 1])
+                assemblies[period_folder].add(parts[depth + 1])
+                break
+        else:
+            if _PERIOD_FOLDER.match(root.name) and len(parts) > 1:
+                assemblies[root].add(parts[0])
+    for period_folder, names in sorted(assemblies.items()):
+        folders = sorted(name for name in names if (period_folder / name).is_dir())
+        if len(folders) > 1:
+            raise ConfigError(
+                f"{period_folder}: {len(folders)} assemblies ({', '.join(folders)}) and no "
+                "manifest to say which one is current; adding them up would count the month "
+                "more than once. Copy the <report>-Manifest.json that AWS delivers into this "
+                "folder, or point at the one assembly folder to read"
+            )
 
 
 def _refuse_superseded_assembly(folder: Path) -> None:

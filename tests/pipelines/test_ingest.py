@@ -479,6 +479,35 @@ def test_superseded_assembly_folder_is_refused(demo_export: Path, tmp_path: Path
         ingest(str(old), tmp_path / "wh")
 
 
+def test_month_of_several_assemblies_without_its_manifest_is_refused(
+    demo_export: Path, tmp_path: Path
+):
+    # A copy made without the JSON files (aws s3 sync --exclude '*.json'): the old assembly
+    # of a re-delivered month sits beside the current one, and nothing says which is which.
+    manifest = october_manifest(demo_export)
+    current = (
+        demo_export
+        / "finops-demo"
+        / manifest.parent.name
+        / json.loads(manifest.read_text())["assemblyId"]
+    )
+    for each in demo_export.rglob("*-Manifest.json"):
+        each.unlink()
+    warehouse = tmp_path / "wh"
+
+    with pytest.raises(ConfigError, match="2 assemblies .* no manifest"):
+        ingest(str(demo_export), warehouse)
+    assert not (warehouse / "line_items").exists()
+
+    # One assembly folder on its own is one delivery of the month.
+    rows = 0
+    for part in current.glob("*.csv.gz"):
+        with gzip.open(part, "rt", newline="") as text:
+            rows += sum(1 for _ in csv.reader(text)) - 1
+    [record] = ingest(str(current), warehouse).ingested
+    assert (record.billing_period, record.rows_out) == ("2026-10", rows)
+
+
 def test_same_line_items_in_two_files_are_refused(tmp_path: Path):
     folder = tmp_path / "loose"
     folder.mkdir()
