@@ -482,6 +482,15 @@ def _write_file(
 
     if stats.rows == 0:
         raise InputError(name, "file holds no line items", expected="at least one data row")
+    if not math.isfinite(stats.cost):
+        # Each amount is finite (conform refuses the others), but amounts near 1e308 add up
+        # to infinity, and an infinite total would pass the reconciliation (inf == inf).
+        raise InputError(
+            name,
+            f"unblended costs add up to {stats.cost}",
+            column=column_plan.fixed["line_item_unblended_cost"],
+            expected="amounts whose sum is a finite number",
+        )
     return stats
 
 

@@ -97,6 +97,21 @@ def test_parquet_with_a_corrupt_page_is_refused(loaded: Path, tmp_path: Path):
     refused(loaded, source, str(source), "corrupt or truncated Parquet file")
 
 
+def test_finite_amounts_that_add_up_to_infinity_are_refused(loaded: Path, tmp_path: Path):
+    header, rows = csv_rows()
+    cost = header.index("lineItem/UnblendedCost")
+    rows[3][cost] = rows[4][cost] = "1e308"  # each finite; 2e308 is not
+    source = tmp_path / "huge.csv"
+    source.write_text(csv_text(header, rows), encoding="utf-8")
+
+    refused(
+        loaded,
+        source,
+        f"{source}, column 'lineItem/UnblendedCost': unblended costs add up to inf (expected "
+        "amounts whose sum is a finite number)",
+    )
+
+
 def test_manifest_that_is_not_json_is_refused(loaded: Path, tmp_path: Path):
     source = tmp_path / "cur"
     shutil.copytree(DEMO / "cur", source)
