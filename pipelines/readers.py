@@ -251,6 +251,8 @@ def _locate_csv_problem(path: Path, kind: str, header: list[str]) -> InputError 
             except UnicodeDecodeError:
                 raise _not_utf8(path, header, line, state["line"]) from None
 
+    # Python's own limit (128 kB a field) is not ours: the row is measured below instead.
+    csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
     with _open_text_source(path, kind) as raw:
         buffered = io.BufferedReader(raw)  # type: ignore[arg-type]
         try:
@@ -261,6 +263,18 @@ def _locate_csv_problem(path: Path, kind: str, header: list[str]) -> InputError 
                         f"{len(fields)} fields (line {state['line']})",
                         row=row,
                         expected=f"{len(header)} fields, as many as the header has",
+                    )
+                if sum(map(len, fields)) > CSV_BLOCK_BYTES:
+                    # Arrow cannot read a row longer than its block ("straddles two block
+                    # boundaries"); real CUR rows are a few kB.
+                    longest = max(range(len(fields)), key=lambda i: len(fields[i]))
+                    return InputError(
+                        str(path),
+                        f"a row of {sum(map(len, fields)):,} characters "
+                        f"({len(fields[longest]):,} in this column)",
+                        row=row,
+                        column=header[longest],
+                        expected=f"rows of at most {CSV_BLOCK_BYTES:,} bytes",
                     )
         except InputError as error:
             return error

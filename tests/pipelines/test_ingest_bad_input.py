@@ -112,6 +112,21 @@ def test_finite_amounts_that_add_up_to_infinity_are_refused(loaded: Path, tmp_pa
     )
 
 
+def test_row_longer_than_a_csv_block_is_named_by_row_and_column(loaded: Path, tmp_path: Path):
+    header, rows = csv_rows()
+    description = header.index("lineItem/LineItemDescription")
+    rows[99][description] = "x" * 3_000_000  # data row 100; Python's csv stops at 128 kB
+    source = tmp_path / "long.csv"
+    source.write_text(csv_text(header, rows), encoding="utf-8")
+
+    refused(
+        loaded,
+        source,
+        f"{source}, row 100, column 'lineItem/LineItemDescription': a row of ",
+        "(3,000,000 in this column) (expected rows of at most 1,048,576 bytes)",
+    )
+
+
 def test_manifest_that_is_not_json_is_refused(loaded: Path, tmp_path: Path):
     source = tmp_path / "cur"
     shutil.copytree(DEMO / "cur", source)
