@@ -120,6 +120,9 @@ class IngestFailed(FinopsError):
 
 
 class NotifyError(FinopsError):
-    """An anomaly alert that could not be published (SNS or webhook); nothing is marked sent."""
+    """An anomaly alert that a channel (SNS or webhook) did not take; the other got theirs.
+
+    What each channel delivered is recorded, so a retry sends only what a channel is missing.
+    """
 
     retryable = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,46 @@ def test_report_in_a_currency_the_warehouse_lacks_or_to_a_missing_folder_is_refu
     assert unwritable.exit_code == 1
     assert f"{nowhere}: cannot write the report (No such file or directory)" in unwritable.stderr
     assert "Traceback" not in euro.output + unwritable.output
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--port", "99999"], "--port 99999: expected 1-65535"),
+        (["--port", "-1"], "--port -1: expected 1-65535"),
+        (["--host", "999.1.1.1"], "--host '999.1.1.1': cannot be resolved"),
+        # 192.0.2.0/24 is for documentation (RFC 5737): never an address of this machine.
+        (["--host", "192.0.2.1"], "--host 192.0.2.1 --port 8501: cannot listen there"),
+    ],
+)
+def test_dashboard_command_refuses_an_address_it_cannot_listen_on_before_starting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: list[str], message: str
+) -> None:
+    (tmp_path / "finops.duckdb").touch()
+    monkeypatch.setattr("pipelines.dashboard.subprocess.Popen", _no_streamlit)
+
+    result = CliRunner().invoke(cli, ["dashboard", "-w", str(tmp_path), *options])
+
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: {message}")
+    assert result.output.count("\n") == 1
+
+
+def test_dashboard_command_on_a_port_in_use_says_so_before_starting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "finops.duckdb").touch()
+    monkeypatch.setattr("pipelines.dashboard.subprocess.Popen", _no_streamlit)
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["dashboard", "-w", str(tmp_path), "--port", str(port)])
+
+    assert result.exit_code == 1
+    assert result.output == (
+        f"error: --host 127.0.0.1 --port {port}: cannot listen there (Address already in use)\n"
+    )
+
+
+def _no_streamlit(*args, **kwargs):
+    raise AssertionError("Streamlit was started")

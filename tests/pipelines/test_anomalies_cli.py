@@ -11,16 +11,20 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.anomaly_config import AnomalySettings
+from pipelines.anomaly_notify import load_sent
 from pipelines.cli import app
 from pipelines.config import load_config
 from pipelines.errors import ConfigError
 from pipelines.ingest import ingest
 from pipelines.models import build
 from tests.conftest import DEMO
+from tests.pipelines import test_anomaly_notify
 from tests.pipelines.test_anomalies import STG, _hourly, insert_rows
 from tests.sample_warehouse import sample_warehouse
 
 runner = CliRunner()
+# SNS in moto with an SQS queue subscribed, and a local webhook: the notifier's own fixtures.
+sns_queue, webhook = test_anomaly_notify.sns_queue, test_anomaly_notify.webhook
 
 
 @pytest.fixture
@@ -99,6 +103,49 @@ def test_notify_to_a_webhook_sends_once(warehouse: Path, monkeypatch):
         server.server_close()
     assert len(hooks._Hook.posts) == 1
     assert "notified 0 new anomalies; 1 were sent before" in result.output
+
+
+def test_webhook_failing_after_sns_exits_1_and_the_rerun_sends_sns_nothing_again(
+    warehouse: Path, sns_queue, webhook
+):
+    topic, received = sns_queue
+    url, hook = webhook
+    command = ["anomalies", "-w", str(warehouse), "--notify", "--sns-topic-arn", topic]
+    command += ["--webhook-url", url]
+    hook.status = 500
+
+    failed = runner.invoke(app, command)
+
+    assert failed.exit_code == 1
+    assert f"error: {url}: webhook answered HTTP 500" in failed.output
+    assert len(received()) == 1
+    assert [set(sent) for sent in load_sent(warehouse).values()] == [{"sns"}]
+
+    hook.status = 200
+    retried = runner.invoke(app, command)
+
+    assert retried.exit_code == 0, retried.output
+    assert "notified 1 new anomalies; 0 were sent before" in retried.output
+    assert received() == []
+    assert len(hook.posts) == 2
+    assert [set(sent) for sent in load_sent(warehouse).values()] == [{"sns", "webhook"}]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--webhook-url", "file:///etc/passwd", "'file:///etc/passwd': expected an http(s) URL"),
+        ("--sns-topic-arn", "cost-anomalies", "'cost-anomalies': expected an SNS topic ARN"),
+    ],
+)
+def test_notify_to_a_channel_that_cannot_be_one_exits_1_before_the_scan(
+    warehouse: Path, option: str, value: str, message: str
+):
+    result = runner.invoke(app, ["anomalies", "-w", str(warehouse), "--notify", option, value])
+
+    assert result.exit_code == 1
+    assert result.output == f"error: {option} {message}\n"
+    assert not (warehouse / "anomalies").exists()
 
 
 def test_bad_measure_exits_1_naming_the_choices(warehouse: Path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 from datetime import date
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -14,7 +15,7 @@ from moto import mock_aws
 
 from pipelines.anomalies import Anomaly
 from pipelines.anomaly_notify import load_sent, notify
-from pipelines.errors import NotifyError
+from pipelines.errors import ConfigError, NotifyError
 
 
 def anomaly(anomaly_id: str, impact: float = 120.0) -> Anomaly:
@@ -142,3 +143,111 @@ def test_failed_webhook_marks_nothing_sent_and_the_next_run_retries(tmp_path: Pa
 def test_notify_without_a_channel_says_how_to_set_one(tmp_path: Path):
     with pytest.raises(NotifyError, match=r"\[anomalies.notify\]"):
         notify(tmp_path, [anomaly("a1")])
+
+
+def test_webhook_failure_after_sns_records_sns_and_the_retry_posts_only_to_the_webhook(
+    tmp_path: Path, sns_queue, webhook
+):
+    topic, received = sns_queue
+    url, hook = webhook
+    found = [anomaly("a1"), anomaly("a2"), anomaly("a3")]
+    hook.status = 500
+
+    with pytest.raises(
+        NotifyError, match=r"^http://127\.0\.0\.1:\d+/hook: webhook answered HTTP 500$"
+    ):
+        notify(tmp_path, found, sns_topic_arn=topic, webhook_url=url)
+    assert len(received()) == 3
+    assert {anomaly_id: set(sent) for anomaly_id, sent in load_sent(tmp_path).items()} == {
+        "a1": {"sns"},
+        "a2": {"sns"},
+        "a3": {"sns"},
+    }
+
+    hook.status = 200
+    retry = notify(tmp_path, found, sns_topic_arn=topic, webhook_url=url)
+    assert retry.sent == ("a1", "a2", "a3")
+    assert retry.already_sent == ()
+    assert received() == []
+    assert len(hook.posts) == 2
+    assert [a["anomaly_id"] for a in hook.posts[1]["anomalies"]] == ["a1", "a2", "a3"]
+
+    again = notify(tmp_path, found, sns_topic_arn=topic, webhook_url=url)
+    assert (again.sent, again.already_sent) == ((), ("a1", "a2", "a3"))
+    assert received() == []
+    assert len(hook.posts) == 2
+
+
+def test_failed_sns_still_posts_to_the_webhook_and_names_sns(tmp_path: Path, webhook):
+    url, hook = webhook
+
+    class Unreachable:
+        def publish(self, **_):
+            raise ConnectionError("Could not connect to the endpoint URL")
+
+    with pytest.raises(NotifyError, match=r"^arn:aws:sns:eu-west-1:1:t: SNS Publish failed: Could"):
+        notify(
+            tmp_path,
+            [anomaly("a1")],
+            sns_topic_arn="arn:aws:sns:eu-west-1:1:t",
+            webhook_url=url,
+            sns_client=Unreachable(),
+        )
+    assert len(hook.posts) == 1
+    assert set(load_sent(tmp_path)["a1"]) == {"webhook"}
+
+
+def test_anomalies_sent_before_channels_were_recorded_are_not_sent_again(tmp_path: Path, webhook):
+    url, hook = webhook
+    (tmp_path / "anomalies").mkdir()
+    (tmp_path / "anomalies" / "notified.json").write_text(
+        '{"a1": {"sent_at": "2026-07-21T06:00:00+00:00", "channel": "sns"}}'
+    )
+
+    result = notify(tmp_path, [anomaly("a1"), anomaly("a2")], webhook_url=url)
+
+    assert (result.sent, result.already_sent) == (("a2",), ("a1",))
+    assert [a["anomaly_id"] for a in hook.posts[0]["anomalies"]] == ["a2"]
+
+
+def test_webhook_text_escapes_slack_control_characters_in_the_data(tmp_path: Path, webhook):
+    url, hook = webhook
+    hostile = replace(
+        anomaly("a1"),
+        dimension_value="données-<!channel> <https://evil.example|click to fix>",
+        root_cause=[{"dimension": "resource", "value": "i-1&<@U123>", "share": 1.0}],
+    )
+
+    notify(tmp_path, [hostile], webhook_url=url)
+
+    (post,) = hook.posts
+    assert post["text"].splitlines()[1] == (
+        "- 2026-07-21..2026-07-21 spike in service "
+        "données-&lt;!channel&gt; &lt;https://evil.example|click to fix&gt;: +120.00 USD"
+        " over expected 80.00; top cause resource i-1&amp;&lt;@U123&gt;"
+    )
+    assert "<" not in post["text"] and ">" not in post["text"]
+    # The machine-readable copy keeps the value as it is.
+    assert post["anomalies"][0]["dimension_value"].endswith("click to fix>")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"webhook_url": "file:///etc/passwd"},
+            "--webhook-url 'file:///etc/passwd': expected an http(s) URL",
+        ),
+        (
+            {"sns_topic_arn": "cost-anomalies"},
+            "--sns-topic-arn 'cost-anomalies': expected an SNS topic ARN",
+        ),
+    ],
+)
+def test_a_channel_that_is_not_a_url_or_arn_is_refused_before_anything_is_sent(
+    tmp_path: Path, options: dict, message: str
+):
+    with pytest.raises(ConfigError) as raised:
+        notify(tmp_path, [anomaly("a1")], **options)
+    assert str(raised.value) == message
+    assert load_sent(tmp_path) == {}
