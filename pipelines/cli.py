@@ -299,7 +299,16 @@ def _failures_exit() -> Iterator[None]:
     except FinopsError as error:
         _error(str(error))
         raise typer.Exit(1) from None
+    except OSError as error:
+        # A path the system refuses (a name too long, no permission, a full disk) that no
+        # layer above knew to expect: said as the system says it, with the path.
+        where = f"{error.filename}: " if error.filename else ""
+        _error(f"{where}{error.strerror or error}")
+        raise typer.Exit(1) from None
     except (KeyboardInterrupt, RuntimeError) as error:
+        if isinstance(error, RuntimeError) and _symlink_loop(error):
+            _error(str(error))  # Path.resolve() of Python 3.11 and 3.12: "Symlink loop from ..."
+            raise typer.Exit(1) from None
         if isinstance(error, RuntimeError) and not _duckdb_interrupted(error):
             raise
         _error("interrupted")
@@ -313,6 +322,10 @@ def _detail(line: str) -> None:
         logging.getLogger("pipelines.cli").error(line.strip())
         return
     errors.print(line, markup=False, highlight=False)
+
+
+def _symlink_loop(error: RuntimeError) -> bool:
+    return str(error).startswith("Symlink loop from")
 
 
 def _duckdb_interrupted(error: BaseException) -> bool:
@@ -592,6 +605,7 @@ def sql_command(
             f"{output_format!r} is not one of {', '.join(FORMATS)}", param_hint="--format"
         )
     with _failures_exit():
+        _refuse_output_in_warehouse(output, warehouse)
         result = run_query(warehouse, _read_sql(query))
         if output_format == "table":
             if output is not None:
@@ -630,14 +644,35 @@ def check_command(warehouse: ExistingWarehouseOption = Path("warehouse")) -> Non
 
 def _read_sql(query: str) -> str:
     if query == "-":
-        return sys.stdin.read()
+        try:
+            return sys.stdin.buffer.read().decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise typer.BadParameter(
+                f"stdin is not UTF-8 text (byte {error.start})", param_hint="SQL"
+            ) from None
     if query.startswith("@"):
         path = Path(query[1:])
         try:
             return path.read_text(encoding="utf-8")
         except OSError as error:
             raise typer.BadParameter(f"{path}: {error.strerror}", param_hint="SQL") from None
+        except UnicodeDecodeError as error:
+            raise typer.BadParameter(
+                f"{path}: not UTF-8 text (byte {error.start})", param_hint="SQL"
+            ) from None
     return query
+
+
+def _refuse_output_in_warehouse(output: Path | None, warehouse: Path) -> None:
+    """A result or report written over the warehouse's own files would destroy them."""
+    if output is None:
+        return
+    target, root = output.resolve(), warehouse.resolve()
+    if target == root or root in target.parents:
+        raise typer.BadParameter(
+            f"{output} is inside the warehouse {warehouse}; write it somewhere else",
+            param_hint="--output",
+        )
 
 
 def _print_result(result, limit: int) -> None:
@@ -723,6 +758,7 @@ def report_command(
             f"{measure!r} is not one of {', '.join(MEASURES)}", param_hint="--measure"
         )
     with _failures_exit():
+        _refuse_output_in_warehouse(output, warehouse)
         path = write_report(warehouse, month, output, measure=measure, currency=currency)
     console.print(
         f"Wrote {path} ({path.stat().st_size / 1e6:.1f} MB)", highlight=False, soft_wrap=True
@@ -776,6 +812,12 @@ def anomalies_command(
         raise typer.BadParameter(message, param_hint="--since") from None
     with _failures_exit():
         settings = load_config(config)
+        sns_topic_arn = sns_topic_arn or settings.anomalies.sns_topic_arn
+        webhook_url = webhook_url or settings.anomalies.webhook_url
+        if notify:
+            from pipelines.anomaly_notify import check_channels
+
+            check_channels(sns_topic_arn, webhook_url)  # before the scan, not after it
         found = detect_warehouse(
             warehouse,
             settings.anomalies,
@@ -791,12 +833,7 @@ def anomalies_command(
         if notify:
             from pipelines.anomaly_notify import notify as publish
 
-            result = publish(
-                warehouse,
-                shown,
-                sns_topic_arn=sns_topic_arn or settings.anomalies.sns_topic_arn,
-                webhook_url=webhook_url or settings.anomalies.webhook_url,
-            )
+            result = publish(warehouse, shown, sns_topic_arn=sns_topic_arn, webhook_url=webhook_url)
             errors.print(
                 f"notified {len(result.sent)} new anomalies; "
                 f"{len(result.already_sent)} were sent before",

@@ -431,7 +431,7 @@ def _create_line_items(
 ) -> None:
     # The one view whose text depends on where the warehouse is; everything else is a file.
     if has_line_items:
-        folder = _glob_literal((warehouse.resolve() / SOURCE).as_posix())
+        folder = glob_literal((warehouse.resolve() / SOURCE).as_posix())
         pattern = f"{folder}/billing_period=*/*.parquet"
         source = (
             f"SELECT * FROM read_parquet({_literal(pattern)}, hive_partitioning = true, "
@@ -457,7 +457,7 @@ def _create_run_log(connection: duckdb.DuckDBPyConnection, warehouse: Path) -> N
         (RUN_LOG_INVOICES, runs / "invoices", INVOICES_SCHEMA),
     ):
         if any(folder.glob("*.parquet")):
-            pattern = _glob_literal(folder.as_posix()) + "/*.parquet"
+            pattern = glob_literal(folder.as_posix()) + "/*.parquet"
             source = f"SELECT * FROM read_parquet({_literal(pattern)}, union_by_name = true)"
         else:
             columns = [f"CAST(NULL AS {_arrow_sql_type(f.type)}) AS {f.name}" for f in schema]
@@ -481,7 +481,7 @@ def _create_action_log(connection: duckdb.DuckDBPyConnection, warehouse: Path) -
 
     folder = warehouse / FOLDER
     if any(folder.glob("*.parquet")):
-        pattern = f"{_glob_literal(folder.resolve().as_posix())}/*.parquet"
+        pattern = f"{glob_literal(folder.resolve().as_posix())}/*.parquet"
         source = f"SELECT * FROM read_parquet({_literal(pattern)}, union_by_name = true)"
     else:
         columns = [f"CAST(NULL AS {_duckdb_type(f.type)}) AS {f.name}" for f in SCHEMA]
@@ -508,7 +508,7 @@ def _create_seeds(
         if name in _CONFIGURED_SEEDS:
             continue
         with _as_model_error(str(path)):
-            source = f"read_csv({_literal(_glob_literal(str(path)))}, header = true)"
+            source = f"read_csv({_literal(glob_literal(str(path)))}, header = true)"
             connection.execute(f"CREATE TABLE {name} AS SELECT * FROM {source}")
     for name, values in config.parameters.items():
         # finops.toml's [recommendations] / [carbon] numbers over the seed's defaults.
@@ -594,9 +594,12 @@ def _duckdb_type(arrow_type: pa.DataType) -> str:
     raise TypeError(f"no DuckDB type for the contract's {arrow_type}")
 
 
-def _glob_literal(path: str) -> str:
-    # DuckDB reads every path it is given as a glob, with no backslash escape; a glob
-    # character stands for itself inside a one-character class: br[a] -> br[[]a[]].
+def glob_literal(path: str) -> str:
+    """``path`` as a DuckDB glob that matches only itself.
+
+    DuckDB reads every path it is given as a glob, with no backslash escape; a glob
+    character stands for itself inside a one-character class: br[a] -> br[[]a[]].
+    """
     return re.sub(r"([\[\]*?])", r"[\1]", path)
 
 

@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 
 from pipelines.engine import duckdb_config
 from pipelines.errors import QueryError, WarehouseError
-from pipelines.models import DATABASE_FILE, CheckFailure, Progress, run_checks
+from pipelines.models import DATABASE_FILE, CheckFailure, Progress, glob_literal, run_checks
 
 FORMATS = ("table", "csv", "json", "parquet")
 
@@ -86,7 +86,12 @@ def run_query(warehouse: Path, sql: str) -> pa.Table:
     with _analyst_file(warehouse) as connection:
         # The views read the warehouse's own files; nothing else on this machine is readable
         # (read_csv('/etc/passwd')), and the setting cannot be undone by the query.
-        connection.execute("SET allowed_directories = [?]", [str(warehouse.resolve()) + "/"])
+        # The views name the files as a glob with [, ] and * escaped (br[1] -> br[[]1[]]),
+        # and DuckDB checks that text too.
+        root = str(warehouse.resolve()) + "/"
+        connection.execute(
+            "SET allowed_directories = list_distinct([?, ?])", [root, glob_literal(root)]
+        )
         connection.execute("SET enable_external_access = false")
         connection.execute("SET lock_configuration = true")
         try:

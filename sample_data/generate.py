@@ -2655,10 +2655,14 @@ def generate(
         )
     if redeliveries < 0:
         raise ValueError(f"redeliveries must be 0 or more, got {redeliveries}")
-    try:
-        cal = _Calendar(start, months)
-    except ValueError as error:
-        raise ValueError(f"start must be YYYY-MM, got {start!r}") from error
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", start):
+        # numpy alone would read 26-01 as the year 26 and 2026-1 as January.
+        raise ValueError(f"start must be YYYY-MM, got {start!r}")
+    if np.datetime64(start, "M") + months > np.datetime64("9999-12", "M"):
+        raise ValueError(
+            f"start {start} and {months} month(s) end after 9999-12: AWS writes four-digit years"
+        )
+    cal = _Calendar(start, months)
 
     # Independent streams: the fleet, the line item ids, and one per billing period, so that a
     # change to one month's draws does not ripple into the others.

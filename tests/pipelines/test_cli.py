@@ -73,6 +73,24 @@ def test_missing_source_is_one_clear_line(tmp_path: Path, command: str):
     assert "no such file or folder" in result.stderr
 
 
+def test_paths_the_system_refuses_are_one_clear_line(tmp_path: Path):
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    too_long = tmp_path / ("a" * 300)
+
+    looping_source = runner.invoke(app, ["ingest", str(loop), "-w", str(tmp_path / "wh")])
+    looping_warehouse = runner.invoke(app, ["ingest", str(FOCUS_CONVERTERS_CSV), "-w", str(loop)])
+    long_name = runner.invoke(app, ["summary", "-w", str(too_long)])
+
+    for result in (looping_source, looping_warehouse):
+        assert result.exit_code == 1
+        assert result.stderr.startswith("error: ")
+        assert str(loop) in result.stderr
+    assert long_name.exit_code == 1
+    assert "File name too long" in long_name.stderr
+    assert "Traceback" not in looping_source.output + looping_warehouse.output + long_name.output
+
+
 def test_run_on_the_demo_sample_prints_the_generators_totals(tmp_path: Path):
     truth = json.loads((DEMO / "ground_truth.json").read_text())
     warehouse = tmp_path / "wh"
@@ -139,6 +157,22 @@ def test_sample_with_too_few_rows_is_a_usage_error(tmp_path: Path):
 
     assert result.exit_code == 2
     assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("start", "message"),
+    [
+        ("26-01", "start must be YYYY-MM, got '26-01'"),  # numpy reads it as the year 26
+        ("2026-1", "start must be YYYY-MM, got '2026-1'"),
+        ("9999-11", "end after 9999-12"),  # three months: the last would end in the year 10000
+    ],
+)
+def test_sample_start_must_be_a_four_digit_month(tmp_path: Path, start: str, message: str):
+    result = runner.invoke(app, ["sample", str(tmp_path / "out"), "--start", start])
+
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.replace("│", " ").split())
+    assert not (tmp_path / "out").exists()
 
 
 def test_summary_on_a_garbage_analyst_file_says_what_to_do(tmp_path: Path):

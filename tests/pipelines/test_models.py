@@ -18,6 +18,7 @@ from pipelines.config import CONFIGURED_SEEDS, Config, queries_folder
 from pipelines.contract import LINE_ITEMS_SCHEMA
 from pipelines.errors import ModelError, WarehouseError
 from pipelines.models import DATABASE_FILE, build, find_models, order_models
+from pipelines.query import run_query
 
 # In build order: staging, then the models that read it by name, then what reads those.
 SHIPPED_MODELS = (
@@ -352,6 +353,9 @@ def test_warehouse_path_with_glob_characters_reads_only_its_own_line_items(
             "SELECT billing_period, sum(unblended_cost) FROM daily_cost GROUP BY 1"
         ).fetchall()
     assert totals == [("2024-03", 1.0)]
+    # finops sql lets the views read their escaped glob and nothing else.
+    queried = run_query(warehouse, "SELECT sum(unblended_cost) AS total FROM daily_cost")
+    assert queried.to_pylist() == [{"total": 1.0}]
 
 
 def test_warehouse_path_with_a_question_mark_is_refused_before_anything_is_written(

@@ -158,6 +158,39 @@ def test_sql_cannot_write_into_the_warehouse_or_read_outside_it(warehouse: Path,
     assert "Permission Error" in read.stderr
 
 
+@pytest.mark.parametrize("command", ["sql", "report"])
+def test_output_over_a_file_of_the_warehouse_is_refused(warehouse: Path, command: str):
+    # A new-user review replaced a line-item part with a CSV this way.
+    part = next((warehouse / "line_items").rglob("*.parquet"))
+    before = part.read_bytes()
+    arguments = (
+        ["sql", "SELECT 1 AS a", "-f", "csv"] if command == "sql" else ["report", "-m", "2026-10"]
+    )
+
+    result = runner.invoke(app, [*arguments, "-w", str(warehouse), "-o", str(part)])
+
+    assert result.exit_code == 2
+    assert "is inside the warehouse" in result.output
+    assert part.read_bytes() == before
+
+
+def test_sql_that_is_not_utf8_is_a_clear_error(
+    warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    latin1 = "SELECT 1 -- café\n".encode("latin-1")
+    (tmp_path / "q.sql").write_bytes(latin1)
+    monkeypatch.chdir(tmp_path)  # a short name: the usage error's box wraps long lines
+
+    from_file = runner.invoke(app, ["sql", "@q.sql", "-w", str(warehouse)])
+    from_stdin = runner.invoke(app, ["sql", "-", "-w", str(warehouse)], input=latin1)
+
+    assert from_file.exit_code == 2
+    assert "q.sql: not UTF-8 text (byte 15)" in from_file.output
+    assert from_stdin.exit_code == 2
+    assert "stdin is not UTF-8 text (byte 15)" in from_stdin.output
+    assert "Traceback" not in from_file.output + from_stdin.output
+
+
 def test_sql_output_into_a_missing_folder_is_one_clear_line(warehouse: Path, tmp_path: Path):
     target = tmp_path / "missing" / "out.csv"
     result = runner.invoke(
