@@ -887,12 +887,22 @@ def recommend_command(
     ] = None,
     limit: Annotated[int, typer.Option(help="Rows of the ranked table to show.")] = 30,
     rebuild: Annotated[
-        bool, typer.Option(help="Build the models first; --no-rebuild reads the last build.")
+        bool,
+        typer.Option(
+            help="Build the models first; --no-rebuild reads the last build, made with the "
+            "settings of that build (so it takes no --config)."
+        ),
     ] = True,
 ) -> None:
     """Build the models, print the ranked savings recommendations with totals, write the plan."""
     from pipelines.recommend import recommend
 
+    if not rebuild and config is not None:
+        # The recommendations are a model: its parameters were applied when it was built.
+        raise typer.BadParameter(
+            "the settings apply when the models are built; drop --no-rebuild to use them",
+            param_hint="--config",
+        )
     with _failures_exit():
         result = recommend(
             warehouse,

@@ -133,6 +133,32 @@ def test_cli_prints_the_ranked_table_and_writes_the_plan(workshop, tmp_path):
     jsonschema.Draft202012Validator(SCHEMA).validate(json.loads(plan.read_text()))
 
 
+def test_settings_with_no_rebuild_are_refused_not_ignored(workshop, tmp_path):
+    # They would not apply: the recommendations were built with the last build's settings.
+    root, _result = workshop
+    config = tmp_path / "finops.toml"
+    config.write_text("[recommendations]\nmin_monthly_saving = 5\n")
+    plan = tmp_path / "plan.json"
+
+    outcome = CliRunner().invoke(
+        app,
+        [
+            "recommend",
+            "-w",
+            str(root / "wh"),
+            "-c",
+            str(config),
+            "--no-rebuild",
+            "--plan",
+            str(plan),
+        ],
+    )
+
+    assert outcome.exit_code == 2
+    assert "drop --no-rebuild to use them" in outcome.output
+    assert not plan.exists()
+
+
 def test_plan_to_an_unwritable_place_is_a_clear_error(workshop):
     root, _result = workshop
     outcome = CliRunner().invoke(
