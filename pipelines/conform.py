@@ -42,6 +42,7 @@ _CURRENCY_CODES = ("line_item_currency_code", "pricing_currency")
 # conversion tries imports (decimal, dateutil) each time; without dateutil it fails slowly.
 _NULL_STRINGS = {kind: pa.scalar(None, kind) for kind in (pa.string(), pa.large_string())}
 _ZERO_LENGTH = pa.scalar(0, pa.int32())
+_CURRENCY_CODE = "^[A-Z]{3}$"
 
 
 @dataclass
@@ -141,7 +142,9 @@ def conform_batch(path: str, plan: ColumnPlan, batch: pa.RecordBatch, first_row:
             values = _convert(path, source, batch.column(source), target.type, first_row)
             if target.name in _CURRENCY_CODES:
                 # ISO 4217 codes: " usd" and "USD" are one currency, never two.
-                values = pc.utf8_upper(pc.utf8_trim_whitespace(values))
+                codes = pc.utf8_upper(pc.utf8_trim_whitespace(values))
+                _refuse_bad_currency(path, source, values, codes, first_row)
+                values = codes
             columns.append(values)
         else:
             columns.append(pa.nulls(batch.num_rows, target.type))
@@ -210,6 +213,23 @@ def _refuse_non_finite(path: str, source: str, numbers: pa.Array, first_row: int
             row=first_row + offset,
             column=source,
             expected="a decimal number such as 0.0123 or 1.2E-7",
+        )
+
+
+def _refuse_bad_currency(
+    path: str, source: str, written: pa.Array, codes: pa.Array, first_row: int
+) -> None:
+    # A currency is a key of every total: text that is not a code would be a currency of its
+    # own in the reports (and markup in a chart's labels).
+    bad = pc.invert(pc.match_substring_regex(codes, _CURRENCY_CODE))
+    if pc.any(bad).as_py():
+        offset = int(pc.index(bad, True).as_py())
+        raise InputError(
+            path,
+            f"{_quote(written[offset].as_py())} is not a currency code",
+            row=first_row + offset,
+            column=source,
+            expected="a three-letter ISO 4217 code such as USD",
         )
 
 

@@ -127,6 +127,21 @@ def test_row_longer_than_a_csv_block_is_named_by_row_and_column(loaded: Path, tm
     )
 
 
+@pytest.mark.parametrize("written", ["<b>X</b>", "US", "US DOLLAR", "€"])
+def test_currency_that_is_not_a_code_is_refused(loaded: Path, tmp_path: Path, written: str):
+    header, rows = csv_rows()
+    rows[6][header.index("lineItem/CurrencyCode")] = written  # data row 7
+    source = tmp_path / "currency.csv"
+    source.write_text(csv_text(header, rows), encoding="utf-8")
+
+    refused(
+        loaded,
+        source,
+        f"{source}, row 7, column 'lineItem/CurrencyCode': {written!r} is not a currency code "
+        "(expected a three-letter ISO 4217 code such as USD)",
+    )
+
+
 def test_manifest_that_is_not_json_is_refused(loaded: Path, tmp_path: Path):
     source = tmp_path / "cur"
     shutil.copytree(DEMO / "cur", source)
