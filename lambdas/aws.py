@@ -119,18 +119,27 @@ class Sessions:
         self.base = base if base is not None else new_session()
         self._sessions: dict[Target, tuple[str, boto3.Session]] = {}
 
+    def regions(self) -> tuple[str, ...]:
+        """The configured regions; without any, the session's own (us-east-1 if it has none)."""
+        return self.config.regions or (self.base.region_name or "us-east-1",)
+
     def scopes(self) -> list[Scope]:
-        """Every configured account times every configured region (default: the session's)."""
-        regions = self.config.regions or (self.base.region_name or "us-east-1",)
+        """Every configured account times every configured region."""
         return [
             Scope(account_id, region, session)
             for target in self.config.accounts
             for account_id, session in [self.session(target)]
-            for region in regions
+            for region in self.regions()
         ]
 
     def scope(self, account_id: str, region: str) -> Scope | None:
-        """The scope for one account and region named by a plan; None when not configured."""
+        """The scope for one account and region named by a plan; None when not configured.
+
+        The region is checked as well as the account: a plan names regions itself, and a run
+        acts only where the configuration allows, as ``scopes`` does.
+        """
+        if region not in self.regions():
+            return None
         for target in self.config.accounts:
             if target.account_id not in (None, account_id):
                 continue

@@ -34,6 +34,7 @@ take it from the ``FINOPS_ACT_CONFIG`` environment variable. Example (TOML)::
 
     [plan]
     location = "s3://finops-plans/latest/action_plan.json"
+    max_age_days = 7                   # an older plan is refused: the evidence is stale
 
 Unknown keys are refused with their name, so a typo never silently turns a rule off.
 """
@@ -63,6 +64,9 @@ CLEANUP_KINDS = (
     "idle_load_balancers",
 )
 FUNCTIONS = ("scheduler", "cleanup", "plan")
+# A plan is a week of evidence at most: past that, resources have changed hands and the CUR
+# the recommendations came from no longer describes them.
+DEFAULT_PLAN_MAX_AGE_DAYS = 7
 _ACCOUNT = re.compile(r"^[0-9]{12}$")
 _CLOCK = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$|^24:00$")
 
@@ -115,7 +119,7 @@ class BlastRadius:
 class Period:
     """Running time on some weekdays: from ``begin`` to ``end`` local time.
 
-    ``end`` at or before ``begin`` runs past midnight into the next day; ``24:00`` is midnight.
+    ``end`` before ``begin`` runs past midnight into the next day; ``24:00`` is midnight.
     """
 
     days: frozenset[int]
@@ -152,6 +156,7 @@ class Config:
     audit_log: str | None = None
     execution_log: str | None = None
     plan_location: str | None = None
+    plan_max_age_days: int = DEFAULT_PLAN_MAX_AGE_DAYS
     protect_tag: str = "finops:protect"
     schedule_tag: str = "finops:schedule"
     production: Production = Production()
@@ -211,7 +216,12 @@ def parse(raw: dict[str, Any], where: str = "config") -> Config:
     if not isinstance(apply, bool):
         raise ConfigError(f"{where}: apply must be true or false, not {apply!r}")
     plan = raw.get("plan", {})
-    _no_unknown(plan, {"location"}, f"{where}: [plan]")
+    _no_unknown(plan, {"location", "max_age_days"}, f"{where}: [plan]")
+    max_age = plan.get("max_age_days", DEFAULT_PLAN_MAX_AGE_DAYS)
+    if not isinstance(max_age, int) or isinstance(max_age, bool) or max_age < 1:
+        raise ConfigError(
+            f"{where}: plan.max_age_days must be a whole number >= 1, not {max_age!r}"
+        )
 
     return Config(
         apply=apply,
@@ -220,8 +230,10 @@ def parse(raw: dict[str, Any], where: str = "config") -> Config:
         audit_log=raw.get("audit_log"),
         execution_log=raw.get("execution_log"),
         plan_location=plan.get("location"),
-        protect_tag=raw.get("protect_tag", "finops:protect"),
-        schedule_tag=raw.get("schedule_tag", "finops:schedule"),
+        plan_max_age_days=max_age,
+        # An empty key would match no tag: the opt-out, or the scheduler, silently off.
+        protect_tag=_tag_key(raw.get("protect_tag", "finops:protect"), f"{where}: protect_tag"),
+        schedule_tag=_tag_key(raw.get("schedule_tag", "finops:schedule"), f"{where}: schedule_tag"),
         production=_production(raw.get("production", {}), where),
         blast_radius={
             name: _blast_radius(name, value, where)
@@ -288,6 +300,12 @@ def _strings(value: Any, where: str) -> list[str]:
     return value
 
 
+def _tag_key(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: expected a tag key such as 'finops:protect', not {value!r}")
+    return value
+
+
 def _accounts(value: Any, where: str) -> tuple[Target, ...]:
     if value is None:
         return (Target(),)
@@ -309,6 +327,13 @@ def _production(value: Any, where: str) -> Production:
     defaults = Production()
     keys = _strings(value.get("tag_keys", list(defaults.tag_keys)), f"{where}: production.tag_keys")
     values = _strings(value.get("values", list(defaults.values)), f"{where}: production.values")
+    # An empty list recognises no production resource at all: the rule silently off.
+    for name, names in (("tag_keys", keys), ("values", values)):
+        if not names or not all(item.strip() for item in names):
+            raise ConfigError(
+                f"{where}: production.{name} must name at least one (non-blank) value, "
+                f"not {names!r}"
+            )
     return Production(tuple(k.lower() for k in keys), tuple(v.lower() for v in values))
 
 
@@ -368,6 +393,11 @@ def _period(value: Any, where: str) -> Period:
     end = _clock(value.get("end", "24:00"), where, "end")
     if begin is None:
         raise ConfigError(f"{where}: begin may not be 24:00")
+    if begin == end:
+        raise ConfigError(
+            f"{where}: begin and end are both {begin:%H:%M}, a period of no time (for a whole "
+            "day use begin = '00:00', end = '24:00')"
+        )
     return Period(parse_days(value.get("days", "daily"), where), begin, end)
 
 

@@ -9,6 +9,7 @@ Errors metric (and an alarm on it) sees it.
 from __future__ import annotations
 
 import logging
+import urllib.parse
 from typing import Any
 
 from lambdas import config as config_module
@@ -53,7 +54,9 @@ def plan(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records = (event or {}).get("Records") or []
     if records and "s3" in records[0]:
         s3 = records[0]["s3"]
-        location = f"s3://{s3['bucket']['name']}/{s3['object']['key']}"
+        # S3 events carry the key URL-encoded: "p/action plan.json" arrives as "p/action+plan.json".
+        key = urllib.parse.unquote_plus(s3["object"]["key"])
+        location = f"s3://{s3['bucket']['name']}/{key}"
     report = run_plan(_config(), location)
     summary = _summary(report.run)
     summary["execution_log"] = report.log_location

@@ -1,11 +1,13 @@
 """The plan executor: carries out the action plan that ``finops recommend`` wrote, safely.
 
-The plan (``lambdas/action_plan.schema.json``, a local file or ``s3://``) lists actions. For
-each one the executor looks the resource up live, in the plan's account and region, and:
+The plan (``lambdas/action_plan.schema.json``, a local file or ``s3://``) lists actions. It
+is refused whole, before anything is done, when it does not match the schema, is older than
+``[plan] max_age_days``, or asks ``apply_schedule_tag`` for another key than ``schedule_tag``.
+For each action the executor looks the resource up live, in the plan's account and region, and:
 
 - skips it with the reason when the resource is gone, a plan condition no longer holds
   (``not_tagged``, ``env_not``, ``volume_state``, ``address_associated``,
-  ``instance_state``, ``min_idle_days``), or the account is not configured;
+  ``instance_state``, ``min_idle_days``), or the account or region is not configured;
 - ``apply_schedule_tag``: tags the instance, database or group with the schedule (the
   scheduler then does the rest);
 - idle resources (``delete_volume``, ``delete_snapshot``, ``release_elastic_ip``,
@@ -36,16 +38,19 @@ Notes:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import botocore.exceptions
+import jsonschema
+from jsonschema.exceptions import ValidationError, best_match
 
 from lambdas import (
     elastic_ips,
@@ -93,16 +98,10 @@ PERMISSIONS = (
     | {"autoscaling:DescribeAutoScalingGroups", "autoscaling:CreateOrUpdateTags"}
     | MODIFY_VOLUME_PERMISSIONS
 )
-_REQUIRED = (
-    "id",
-    "kind",
-    "action",
-    "resource",
-    "parameters",
-    "conditions",
-    "reason",
-    "estimated_monthly_saving",
-)
+# The volume type changes the executor makes: to a type that costs less for the same volume.
+_CHEAPER_VOLUME_TYPE = {"gp2": ("gp3",)}
+# Clocks of the machine that wrote the plan and of this one may differ a little.
+_CLOCK_SKEW = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -148,53 +147,115 @@ def load_plan(location: str, s3_client: Any = None) -> Plan:
 
 
 def parse_plan(raw: Any, location: str = "plan") -> Plan:
-    """Check the fields the executor relies on against the schema's enums and required keys."""
-    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
-    action_schema = schema["$defs"]["action"]["properties"]
-    actions_enum = set(action_schema["action"]["enum"])
-    types_enum = set(action_schema["resource"]["properties"]["type"]["enum"])
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{location}: the action plan must be a JSON object")
-    if raw.get("schema_version") != SCHEMA_VERSION:
-        raise ConfigError(
-            f"{location}: schema_version {raw.get('schema_version')!r} (expected {SCHEMA_VERSION})"
-        )
-    for key in ("generated_at", "currency", "actions"):
-        if key not in raw:
-            raise ConfigError(f"{location}: missing {key!r}")
-    if not isinstance(raw["actions"], list):
-        raise ConfigError(f"{location}: actions must be a list")
+    """Check a plan against ``action_plan.schema.json``; the first problem names its JSON path.
 
-    actions = []
-    for position, item in enumerate(raw["actions"], start=1):
-        where = f"{location}: actions[{position}]"
-        missing = [key for key in _REQUIRED if key not in item]
-        if missing:
-            raise ConfigError(f"{where}: missing {missing[0]!r}")
-        resource = item["resource"]
-        for key in ("type", "id", "account_id", "region"):
-            if not resource.get(key):
-                raise ConfigError(f"{where} ({item['id']}): resource.{key} is missing")
-        if item["action"] not in actions_enum:
-            raise ConfigError(f"{where} ({item['id']}): unknown action {item['action']!r}")
-        if resource["type"] not in types_enum:
-            raise ConfigError(f"{where} ({item['id']}): unknown resource.type {resource['type']!r}")
-        actions.append(
-            PlanAction(
-                id=str(item["id"]),
-                kind=item["kind"],
-                action=item["action"],
-                resource_type=resource["type"],
-                resource_id=str(resource["id"]),
-                account_id=str(resource["account_id"]),
-                region=resource["region"],
-                parameters=dict(item["parameters"]),
-                conditions=dict(item["conditions"]),
-                reason=item["reason"],
-                estimated_monthly_saving=float(item["estimated_monthly_saving"]),
-            )
+    Nothing of an invalid plan is carried out: one wrong field says the file was not written
+    by ``finops recommend`` as this executor knows it (tampered, truncated or of another
+    version), so the rest of it is not trusted either.
+    """
+    problem = best_match(_validator().iter_errors(raw))
+    if problem is not None:
+        raise ConfigError(f"{location}: {_where(problem, raw)}: {_message(problem)}")
+    generated_at = _generated_at(raw["generated_at"])
+    if generated_at is None:
+        raise ConfigError(
+            f"{location}: $.generated_at: {raw['generated_at']!r} is not a UTC date and time "
+            "(expected ISO 8601 such as 2026-12-01T06:00:00Z)"
         )
-    return Plan(raw["generated_at"], raw["currency"], tuple(actions), location)
+
+    actions = tuple(
+        PlanAction(
+            id=item["id"],
+            kind=item["kind"],
+            action=item["action"],
+            resource_type=item["resource"]["type"],
+            resource_id=item["resource"]["id"],
+            account_id=item["resource"]["account_id"],
+            region=item["resource"]["region"],
+            parameters=dict(item["parameters"]),
+            conditions=dict(item["conditions"]),
+            reason=item["reason"],
+            estimated_monthly_saving=float(item["estimated_monthly_saving"]),
+        )
+        for item in raw["actions"]
+    )
+    return Plan(raw["generated_at"], raw["currency"], actions, location)
+
+
+def check_plan(plan: Plan, config: Config, now: datetime) -> None:
+    """Refuse a plan that is too old, from the future, or tags with another key than ours.
+
+    These depend on the configuration and the run's clock, so they are not in the schema.
+    """
+    generated_at = _generated_at(plan.generated_at)
+    if generated_at is None:
+        raise ConfigError(f"{plan.location}: $.generated_at: {plan.generated_at!r} is not a time")
+    age = now - generated_at
+    limit = timedelta(days=config.plan_max_age_days)
+    if age > limit:
+        raise ConfigError(
+            f"{plan.location}: the plan was generated at {plan.generated_at}, "
+            f"{age.total_seconds() / 86400:.1f} days before this run; older than "
+            f"[plan] max_age_days = {config.plan_max_age_days} (run finops recommend again)"
+        )
+    if age < -_CLOCK_SKEW:
+        raise ConfigError(
+            f"{plan.location}: the plan was generated at {plan.generated_at}, after the time "
+            f"this run evaluates at ({_iso(now)})"
+        )
+    for position, action in enumerate(plan.actions):
+        key = action.parameters.get("tag_key")
+        if action.action == "apply_schedule_tag" and key != config.schedule_tag:
+            # Any other key would let a plan overwrite any tag (Name, owner, cost centre...).
+            raise ConfigError(
+                f"{plan.location}: $.actions[{position}].parameters.tag_key: {key!r} is not "
+                f"the configured schedule_tag {config.schedule_tag!r}"
+            )
+
+
+@functools.cache
+def _validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _where(problem: ValidationError, raw: Any) -> str:
+    """The JSON path of a schema problem, with the action's id when it is in one."""
+    path = problem.json_path
+    parts = list(problem.absolute_path)
+    if len(parts) >= 2 and parts[0] == "actions" and isinstance(parts[1], int):
+        item = raw["actions"][parts[1]]
+        if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"]:
+            return f"{path} (action {item['id']})"
+    return path
+
+
+def _message(problem: ValidationError) -> str:
+    """jsonschema's message, saying what was found and what was expected, on one short line."""
+    found = _short(problem.instance)
+    if problem.validator == "type":
+        return f"{found} is not of type {problem.validator_value!r}"
+    if problem.validator == "const":
+        return f"{found} (expected {problem.validator_value!r})"
+    message = " ".join(problem.message.split())
+    return message if len(message) <= 300 else message[:297] + "..."
+
+
+def _short(value: Any) -> str:
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _generated_at(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _iso(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def run(
@@ -206,7 +267,12 @@ def run(
     *,
     s3_client: Any = None,
 ) -> ExecutionReport:
-    """Execute a plan; write the execution log when ``config.execution_log`` is set."""
+    """Execute a plan; write the execution log when ``config.execution_log`` is set.
+
+    Raises:
+        ConfigError: the plan fails ``check_plan``; nothing is carried out.
+    """
+    check_plan(plan, config, now)
     sessions = sessions or Sessions(config)
     proposals: list[Proposal] = []
     pairs: list[tuple[PlanAction, Proposal]] = []
@@ -242,6 +308,11 @@ def _proposal(action: PlanAction, config: Config, now: datetime, sessions: Sessi
         # Not carried out yet: idleness needs CloudWatch metrics the re-check does not read.
         return Proposal(
             placeholder, "none", "delete_nat_gateway is not carried out by the executor yet"
+        )
+    if action.region not in sessions.regions():
+        configured = ", ".join(sessions.regions())
+        return Proposal(
+            placeholder, "none", f"region {action.region} is not configured (regions: {configured})"
         )
     try:
         scope = sessions.scope(action.account_id, action.region)
@@ -292,11 +363,15 @@ def _schedule_tag(
     scope: Scope, action: PlanAction, config: Config, placeholder: Resource
 ) -> Proposal:
     kind = SCHEDULE_KINDS.get(action.resource_type)
-    key = action.parameters.get("tag_key", config.schedule_tag)
+    key = action.parameters.get("tag_key")
     value = action.parameters.get("tag_value")
     if kind is None or not value:
         return Proposal(
             placeholder, "none", "apply_schedule_tag needs a schedulable resource and tag_value"
+        )
+    if key != config.schedule_tag:  # check_plan refuses such a plan; this is the last line
+        return Proposal(
+            placeholder, "none", f"tag_key {key!r} is not the schedule tag {config.schedule_tag}"
         )
     found = [
         r for r in kind.find(scope, key, ids=[action.resource_id]) if r.type == action.resource_type
@@ -331,6 +406,10 @@ def _modify_volume(scope: Scope, action: PlanAction, placeholder: Resource) -> P
     current = resource.details.get("volume_type")
     if current == target:
         return Proposal(resource, "none", f"already {target}")
+    if target not in _CHEAPER_VOLUME_TYPE.get(current, ()):
+        # recommend proposes gp2 to gp3 only; another change may cost more or perform worse.
+        allowed = ", ".join(f"{a} to {b}" for a, bs in _CHEAPER_VOLUME_TYPE.items() for b in bs)
+        return Proposal(resource, "none", f"{current} to {target} is not made (only {allowed})")
 
     def modify() -> str:
         scope.client("ec2").modify_volume(VolumeId=resource.id, VolumeType=target)

@@ -55,11 +55,34 @@ def stop(scope: Scope, resource: Resource) -> str:
     return f"scaled {resource.id} from {low}/{high}/{desired} (min/max/desired) to 0"
 
 
-def start(scope: Scope, resource: Resource) -> str:
+def saved_size(resource: Resource) -> tuple[int, int, int]:
+    """The (min, max, desired) to restore, from the saved-size tag ``min,max,desired``.
+
+    Raises:
+        ValueError: no tag, or not three whole numbers >= 0 with min <= desired <= max;
+            the message says which and what was found.
+
+    Notes:
+        The tag is all there is to restore from, so anyone allowed to write tags on the group
+        chooses the size it comes back at, within these rules. A bound (the size at stop, kept
+        where only the scheduler writes) is not implemented: it needs state outside the group.
+    """
     saved = resource.tags.get(SAVED_SIZE_TAG)
     if not saved:
         raise ValueError(f"no {SAVED_SIZE_TAG} tag to restore {resource.id} from")
-    low, high, desired = (int(part) for part in saved.split(","))
+    parts = [part.strip() for part in saved.split(",")]
+    if len(parts) != 3 or not all(part.isdigit() and part.isascii() for part in parts):
+        raise ValueError(f"{SAVED_SIZE_TAG} {saved!r} is not min,max,desired as whole numbers >= 0")
+    low, high, desired = (int(part) for part in parts)
+    if not low <= desired <= high:
+        raise ValueError(
+            f"{SAVED_SIZE_TAG} {saved!r} is not min,max,desired with min <= desired <= max"
+        )
+    return low, high, desired
+
+
+def start(scope: Scope, resource: Resource) -> str:
+    low, high, desired = saved_size(resource)
     scope.client("autoscaling").update_auto_scaling_group(
         AutoScalingGroupName=resource.id, MinSize=low, MaxSize=high, DesiredCapacity=desired
     )

@@ -123,12 +123,13 @@ def _proposal(
             counts=False,
             rule_allows_production=schedule.production,
         )
-    if (
-        kind is scheduled_groups
-        and action == "start"
-        and not resource.tags.get(scheduled_groups.SAVED_SIZE_TAG)
-    ):
-        return Proposal(resource, "none", f"{because}; no saved size to scale back to")
+    if kind is scheduled_groups and action == "start":
+        if not resource.tags.get(scheduled_groups.SAVED_SIZE_TAG):
+            return Proposal(resource, "none", f"{because}; no saved size to scale back to")
+        try:
+            scheduled_groups.saved_size(resource)
+        except ValueError as error:
+            return Proposal(resource, "none", f"{because}; {error}")
 
     def act() -> str:
         done = (kind.stop if action == "stop" else kind.start)(scope, resource)

@@ -22,6 +22,8 @@ def split_url(url: str) -> tuple[str, str]:
 def read_text(location: str, s3_client: Any = None) -> str:
     """The text at a path or S3 URL; a missing object or denied access names the URL and code."""
     if not location.startswith("s3://"):
+        if Path(location).is_dir():
+            raise ConfigError(f"{location}: is a folder (expected a file)")
         try:
             return Path(location).read_text(encoding="utf-8")
         except OSError as error:

@@ -8,6 +8,7 @@ end-to-end test (test_end_to_end.py) does not use it: its plan is written by `fi
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,11 +62,17 @@ def action(
     }
 
 
-def schema_checked_plan(actions: list[dict[str, Any]]) -> dict[str, Any]:
-    """An action plan holding these actions, checked against the plan's JSON schema."""
+def schema_checked_plan(
+    actions: list[dict[str, Any]], generated_at: datetime | None = None
+) -> dict[str, Any]:
+    """An action plan holding these actions, checked against the plan's JSON schema.
+
+    It was generated ``generated_at`` (default: now, as the tests' clocks start from now and
+    the executor refuses a plan older than ``[plan] max_age_days``).
+    """
     plan = {
         "schema_version": 1,
-        "generated_at": "2026-12-01T06:00:00Z",
+        "generated_at": (generated_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "source": {"warehouse": "warehouse", "periods": ["2026-11"]},
         "currency": "USD",
         "actions": actions,

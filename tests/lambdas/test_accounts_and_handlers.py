@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import tomllib
 from datetime import UTC, datetime
+from pathlib import Path
 
 import boto3
 import pytest
@@ -13,7 +15,10 @@ from lambdas import handlers
 from lambdas.config import load, parse
 from lambdas.errors import ConfigError, RunFailed
 from lambdas.runs import run_cleanup
+from tests.lambdas.action_plans import action, schema_checked_plan
 from tests.lambdas.conftest import REGION, days, decisions, make_config
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "lambdas" / "finops-act.example.toml"
 
 OTHER_ACCOUNT = "111111111111"
 OTHER_REGION = "us-east-1"
@@ -105,6 +110,97 @@ def test_bad_settings_are_refused_with_their_name(raw, message):  # noqa: ANN001
         parse(raw, "finops-act.toml")
     assert str(raised.value).startswith("finops-act.toml: ")
     assert message in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            {"protect_tag": ""},
+            "protect_tag: expected a tag key such as 'finops:protect', not ''",
+        ),
+        (
+            {"schedule_tag": " "},
+            "schedule_tag: expected a tag key such as 'finops:protect', not ' '",
+        ),
+        (
+            {"production": {"tag_keys": []}},
+            "production.tag_keys must name at least one (non-blank) value, not []",
+        ),
+        (
+            {"production": {"values": []}},
+            "production.values must name at least one (non-blank) value, not []",
+        ),
+        (
+            {"production": {"values": [" "]}},
+            "production.values must name at least one (non-blank) value, not [' ']",
+        ),
+        ({"plan": {"max_age_days": 0}}, "plan.max_age_days must be a whole number >= 1, not 0"),
+        (
+            {"schedules": {"office": {"periods": [{"begin": "08:00", "end": "08:00"}]}}},
+            "schedules.office.periods[1]: begin and end are both 08:00, a period of no time"
+            " (for a whole day use begin = '00:00', end = '24:00')",
+        ),
+    ],
+)
+def test_settings_that_would_turn_a_safety_rule_off_are_refused(raw, message):  # noqa: ANN001
+    with pytest.raises(ConfigError) as raised:
+        parse(raw, "finops-act.toml")
+    assert str(raised.value) == f"finops-act.toml: {message}"
+
+
+def test_the_example_configuration_shows_every_setting():
+    example = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+    commented = {
+        line.lstrip("# ").split(" ", 1)[0]
+        for line in EXAMPLE.read_text(encoding="utf-8").splitlines()
+        if line.startswith("# ") and " = " in line
+    }
+    config = load(str(EXAMPLE))
+
+    assert set(example) | commented == {
+        "apply",
+        "regions",
+        "accounts",
+        "audit_log",
+        "execution_log",
+        "notify_topic_arn",
+        "protect_tag",
+        "schedule_tag",
+        "production",
+        "blast_radius",
+        "schedules",
+        "cleanup",
+        "plan",
+    }
+    assert (config.protect_tag, config.schedule_tag) == ("finops:protect", "finops:schedule")
+    assert config.plan_max_age_days == 7
+    assert set(example["plan"]) == {"location", "max_age_days"}
+    assert set(example["cleanup"]["unattached_volumes"]) == {
+        "enabled",
+        "min_age_days",
+        "grace_days",
+        "production",
+        "snapshot_retention_days",
+    }
+
+
+def test_plan_handler_decodes_the_object_key_of_an_s3_event(aws, monkeypatch, tmp_path):
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="plans", CreateBucketConfiguration={"LocationConstraint": REGION})
+    plan = schema_checked_plan([action("review", "ec2:instance", "i-0123456789abcdef0")])
+    s3.put_object(Bucket="plans", Key="p/action plan.json", Body=json.dumps(plan).encode())
+    monkeypatch.setattr(handlers, "_CONFIG", make_config(execution_log=str(tmp_path)))
+    # What S3 sends for the key "p/action plan.json": URL-encoded, a space as "+".
+    event = {
+        "Records": [{"s3": {"bucket": {"name": "plans"}, "object": {"key": "p/action+plan.json"}}}]
+    }
+
+    summary = handlers.plan(event, None)
+
+    assert summary["outcomes"] == {"skipped": 1}
+    lines = (tmp_path / f"{summary['run_id']}.jsonl").read_text().splitlines()
+    assert json.loads(lines[0])["action_id"] == "graviton:i-0123456789abcdef0"
 
 
 def test_toml_configuration_file(tmp_path):

@@ -142,7 +142,9 @@ def act_config(bucket: str, plan_location: str) -> dict:
         "regions": [REGION],
         "audit_log": f"s3://{bucket}",
         "execution_log": f"s3://{bucket}/executions",
-        "plan": {"location": plan_location},
+        # The executor's clock runs up to 9 days past the plan (min_idle_days, then the grace
+        # period): more than the default max_age_days of a week.
+        "plan": {"location": plan_location, "max_age_days": 14},
         "schedules": {
             SCHEDULE: {
                 "timezone": "UTC",

@@ -6,6 +6,7 @@ import io
 from datetime import UTC, datetime
 
 import boto3
+import pytest
 
 from lambdas import aws as aws_module
 from lambdas.aws import Sessions
@@ -280,3 +281,46 @@ def test_instances_of_an_auto_scaling_group_are_left_to_the_group(aws):
     assert decisions(stream, member)[0]["reason"] == (
         "schedule office: member of Auto Scaling group web; schedule the group instead"
     )
+
+
+@pytest.mark.parametrize(
+    ("saved", "problem"),
+    [
+        ("5,1,3", "is not min,max,desired with min <= desired <= max"),
+        ("1,4,9", "is not min,max,desired with min <= desired <= max"),
+        ("1,4", "is not min,max,desired as whole numbers >= 0"),
+        ("-1,4,2", "is not min,max,desired as whole numbers >= 0"),
+        ("a,b,c", "is not min,max,desired as whole numbers >= 0"),
+    ],
+)
+def test_a_group_is_not_restored_from_a_saved_size_that_breaks_the_rules(aws, saved, problem):  # noqa: ANN001
+    ec2().create_launch_template(
+        LaunchTemplateName="web",
+        LaunchTemplateData={"ImageId": "ami-12345678", "InstanceType": "t3.micro"},
+    )
+    autoscaling = boto3.client("autoscaling", region_name=REGION)
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="web",
+        LaunchTemplate={"LaunchTemplateName": "web"},
+        MinSize=0,
+        MaxSize=0,
+        DesiredCapacity=0,
+        AvailabilityZones=[f"{REGION}a"],
+        Tags=[
+            {"Key": "finops:schedule", "Value": "office", "PropagateAtLaunch": False},
+            {"Key": "finops:saved-size", "Value": saved, "PropagateAtLaunch": False},
+        ],
+    )
+
+    report, stream = run(config(), utc(2026, 12, 3, 8, 5))
+
+    (line,) = decisions(stream, "web")
+    assert (line["outcome"], line["reason"]) == (
+        "skipped",
+        "schedule office (Europe/London): start at 2026-12-03T08:00:00Z; "
+        f"finops:saved-size {saved!r} {problem}",
+    )
+    (group,) = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["web"])[
+        "AutoScalingGroups"
+    ]
+    assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == (0, 0, 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import subprocess
 import sys
@@ -136,7 +137,8 @@ def test_target_role_allows_what_the_functions_do_to_resources():
 
 
 def test_the_files_sam_packs_make_a_working_package(tmp_path):
-    # What lambdas/Makefile copies (cp *.py action_plan.schema.json): nothing else is deployed.
+    # What lambdas/Makefile copies (cp *.py action_plan.schema.json), with the packages it
+    # installs (tzdata, jsonschema) taken from this environment.
     package = tmp_path / "lambdas"
     package.mkdir()
     for path in [*TEMPLATE.parent.glob("*.py"), TEMPLATE.with_name("action_plan.schema.json")]:
@@ -144,7 +146,8 @@ def test_the_files_sam_packs_make_a_working_package(tmp_path):
     code = (
         "import os, lambdas, lambdas.handlers, lambdas.plan\n"
         "assert lambdas.__file__.startswith(os.environ['PYTHONPATH']), lambdas.__file__\n"
-        "lambdas.plan.parse_plan({'schema_version': 1, 'generated_at': 'x', 'currency': 'USD',"
+        "lambdas.plan.parse_plan({'schema_version': 1, 'generated_at': '2026-12-01T06:00:00Z',"
+        " 'currency': 'USD',"
         " 'actions': []})\n"
     )
     result = subprocess.run(
@@ -155,3 +158,21 @@ def test_the_files_sam_packs_make_a_working_package(tmp_path):
         text=True,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_package_installs_every_library_the_lambdas_import():
+    # The Lambda runtime brings boto3 (and botocore) only: any other import must be installed
+    # by lambdas/Makefile, or the function fails at its first cold start.
+    runtime = {"boto3", "botocore", "lambdas", "__future__"}
+    imported = set()
+    for path in TEMPLATE.parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = {name for name in imported - runtime if name not in sys.stdlib_module_names}
+    makefile = TEMPLATE.with_name("Makefile").read_text(encoding="utf-8")
+
+    assert third_party == {"jsonschema"}
+    assert all(f'"{name}>=' in makefile for name in third_party)
