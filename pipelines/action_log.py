@@ -125,6 +125,8 @@ def _parse(name: str, text: str) -> list[dict]:
             raw = json.loads(line)
         except json.JSONDecodeError as error:
             raise InputError(name, f"not JSON ({error.msg})", row=number) from None
+        if not isinstance(raw, dict):
+            raise InputError(name, f"a JSON {type(raw).__name__}", row=number, expected="an object")
         if raw.get("schema_version") != 1:
             raise InputError(
                 name, f"schema_version {raw.get('schema_version')!r}", row=number, expected="1"
@@ -141,7 +143,31 @@ def _parse(name: str, text: str) -> list[dict]:
             ) from None
         row["executed_at"] = stamp.replace(tzinfo=None)  # UTC, as the warehouse keeps times
         saving = raw.get("estimated_monthly_saving")
-        row["estimated_monthly_saving"] = None if saving is None else float(saving)
+        try:
+            row["estimated_monthly_saving"] = None if saving is None else float(saving)
+        except (TypeError, ValueError):
+            raise InputError(
+                name,
+                f"{saving!r} is not a number",
+                row=number,
+                column="estimated_monthly_saving",
+                expected="a number",
+            ) from None
         row["dry_run"] = bool(raw.get("dry_run"))
+        _check_types(name, number, row)
         rows.append(row)
     return rows
+
+
+def _check_types(name: str, number: int, row: dict) -> None:
+    """Every file is checked before any is written, types included (a number as an id...)."""
+    for field in SCHEMA:
+        try:
+            pa.array([row[field.name]], type=field.type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            raise InputError(
+                name,
+                f"{row[field.name]!r} is not of type {field.type}",
+                row=number,
+                column=field.name,
+            ) from None

@@ -196,6 +196,8 @@ def write_plan(plan: dict[str, Any], destination: str) -> None:
             raise FinopsError(f"{destination}: cannot write the action plan: {error}") from error
         return
     path = Path(destination)
+    if path.is_dir():
+        raise FinopsError(f"{destination}: is a folder (expected the plan's file name)")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f".{path.name}.writing")

@@ -166,3 +166,12 @@ def test_plan_to_an_unwritable_place_is_a_clear_error(workshop):
     )
     assert outcome.exit_code == 1
     assert "/proc/nope/plan.json: cannot write the action plan" in outcome.output
+
+
+def test_plan_to_a_folder_is_a_clear_error(workshop, tmp_path):
+    root, _result = workshop
+    outcome = CliRunner().invoke(
+        app, ["recommend", "-w", str(root / "wh"), "--no-rebuild", "--plan", str(tmp_path)]
+    )
+    assert outcome.exit_code == 1
+    assert f"{tmp_path}: is a folder (expected the plan's file name)" in outcome.output

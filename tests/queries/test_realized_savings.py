@@ -170,3 +170,33 @@ def test_a_bad_execution_log_names_the_file_line_and_field(warehouse, tmp_path):
         == f"{path}, row 2, column 'executed_at': not a timestamp (expected ISO 8601)"
     )
     assert not (warehouse / "action_log").exists()
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            log_line(
+                "a", "delete_volume", "v", "2026-12-03T10:00:00Z", estimated_monthly_saving="lots"
+            ),
+            "row 2, column 'estimated_monthly_saving': 'lots' is not a number (expected a number)",
+        ),
+        (
+            log_line("a", "delete_volume", "v", "2026-12-03T10:00:00Z", account_id=111111111111),
+            "row 2, column 'account_id': 111111111111 is not of type string",
+        ),
+        (["not", "an", "object"], "row 2: a JSON list (expected an object)"),
+    ],
+)
+def test_a_log_line_of_the_wrong_types_loads_nothing(warehouse, tmp_path, line, message):
+    # A new-user review got a ValueError traceback from a saving written as text.
+    good = log_line("b", "delete_volume", "v", "2026-12-03T10:00:00Z")
+    first = write_log(tmp_path / "logs", "a.jsonl", [good])
+    second = write_log(tmp_path / "logs", "b.jsonl", [good, line])
+
+    with pytest.raises(InputError) as raised:
+        ingest_action_log(str(tmp_path / "logs"), warehouse)
+
+    assert str(raised.value) == f"{second}, {message}"
+    assert first.exists()
+    assert not (warehouse / "action_log").exists()
