@@ -19,6 +19,7 @@ import pyarrow as pa
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -582,8 +583,8 @@ def sql_command(
         typer.Option(
             "--format",
             "-f",
-            help="table (in the terminal), csv, json (an array of objects), "
-            "or parquet (needs --output).",
+            help="table (in the terminal; one record at a time when too wide for it), csv, "
+            "json (an array of objects), or parquet (needs --output).",
         ),
     ] = "table",
     output: Annotated[
@@ -684,9 +685,23 @@ def _print_result(result, limit: int) -> None:
             or pa.types.is_decimal(column_type)
         )
         table.add_column(name, justify="right" if numeric else "left", overflow="fold")
-    for row in result.slice(0, limit).to_pylist(maps_as_pydicts="lossy"):
+    rows = result.slice(0, limit).to_pylist(maps_as_pydicts="lossy")
+    for row in rows:
         table.add_row(*(_result_cell(value) for value in row.values()))
-    console.print(table)
+    unbounded = console.options.update(max_width=1 << 20)
+    if Measurement.get(console, unbounded, table).minimum <= console.width:
+        console.print(table)  # fits, folding at most the long texts
+    else:
+        # Too wide for the terminal (SELECT * of line_items has ~170 columns): squeezed into
+        # it, every cell would be a letter wide. One record at a time instead, as psql's \x.
+        for number, row in enumerate(rows, start=1):
+            record = Table.grid(padding=(0, 2))
+            record.add_column(style="bold", no_wrap=True)
+            record.add_column(overflow="fold")
+            for name, value in row.items():
+                record.add_row(escape(name), _result_cell(value))
+            console.print(f"[dim]-- row {number} --[/]")
+            console.print(record)
     shown = min(limit, result.num_rows)
     note = f"{result.num_rows:,} row{'s' * (result.num_rows != 1)}"
     if shown < result.num_rows:

@@ -103,6 +103,31 @@ def test_sql_table_shows_columns_and_values(warehouse: Path):
     assert "1 row" in result.stdout
 
 
+def test_sql_table_too_wide_for_the_terminal_shows_one_record_at_a_time(warehouse: Path):
+    # Squeezed into 80 columns, SELECT * of line_items drew an empty grid of 1-letter columns.
+    query = (
+        "SELECT line_item_line_item_type, line_item_unblended_cost, line_item_resource_id, * "
+        "FROM line_items WHERE line_item_unblended_cost > 1 "
+        "ORDER BY line_item_unblended_cost DESC LIMIT 2"
+    )
+    (expected,) = run_query(warehouse, query.replace("LIMIT 2", "LIMIT 1")).slice(0, 1).to_pylist()
+
+    result = runner.invoke(app, ["sql", query, "-w", str(warehouse)], terminal_width=80)
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "-- row 1 --"
+    assert "-- row 2 --" in lines
+    first = lines[1 : lines.index("-- row 2 --")]
+    assert first[0].split() == ["line_item_line_item_type", expected["line_item_line_item_type"]]
+    assert first[1].split() == [
+        "line_item_unblended_cost",
+        f"{expected['line_item_unblended_cost']:,.2f}",
+    ]
+    assert all(len(line) <= 80 for line in lines)
+    assert lines[-1] == "2 rows"
+
+
 def test_sql_reads_a_query_file(warehouse: Path):
     example = Path(__file__).resolve().parents[2] / "queries" / "examples" / "cost_per_team.sql"
 
