@@ -159,6 +159,7 @@ def ingest(
         for failure in located.failures:
             result.records.append(_failed_record(run_id, label, None, failure, started))
         staged: list[str] = []
+        replaced: list[RunRecord] = []  # said once it is true: after the commit
         try:
             for delivery in deliveries:
                 known = previous.get(delivery.billing_period)
@@ -175,7 +176,7 @@ def ingest(
                     continue
                 if known and known["source"] != label:
                     record.message = f"replaces the data ingested from {known['source']}"
-                    log.warning("%s: %s", delivery.billing_period, record.message)
+                    replaced.append(record)
                 staged.append(delivery.billing_period)
                 result.records.append(record)
         except KeyboardInterrupt:
@@ -199,6 +200,8 @@ def ingest(
         with interrupts_deferred():  # the run log must say what the commit did
             warehouse.commit(run_id, staged)
             warehouse.append_runs(result.records)
+        for record in replaced:
+            log.warning("%s: %s", record.billing_period, record.message)
     return result
 
 

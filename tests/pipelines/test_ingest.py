@@ -613,6 +613,27 @@ def test_month_from_another_source_is_replaced_with_a_note(tmp_path: Path):
     assert record.message == f"replaces the data ingested from {first}"
 
 
+def test_replacing_is_said_only_when_the_run_commits(tmp_path: Path, caplog):
+    header, rows = focus_converters_rows()
+    first = write_csv(tmp_path / "first.csv", header, rows)
+    folder = tmp_path / "second"
+    folder.mkdir()
+    write_csv(folder / "a.csv", header, rows[:10])
+    # Another month, with a bad cost: the run fails, so November is not replaced after all.
+    broken = [row[:] for row in rows[:10]]
+    for row in broken:
+        row[header.index("bill/BillingPeriodStartDate")] = "2023-12-01T00:00:00Z"
+    broken[0][header.index("lineItem/UnblendedCost")] = "n/a"
+    write_csv(folder / "b.csv", header, broken)
+    warehouse = tmp_path / "wh"
+    ingest(str(first), warehouse)
+
+    with caplog.at_level("WARNING", logger="pipelines.ingest"), pytest.raises(IngestFailed):
+        ingest(str(folder), warehouse)
+
+    assert "replaces the data" not in caplog.text
+
+
 def test_interrupt_while_reading_commits_nothing_and_is_logged(tmp_path: Path, monkeypatch):
     warehouse = tmp_path / "wh"
     ingest(str(FOCUS_CONVERTERS_CSV), warehouse)
