@@ -115,6 +115,9 @@ def ingest(
             raise ConfigError(f"{period!r} is not a billing period (expected YYYY-MM)")
     if workers is not None and workers < 1:
         raise ConfigError(f"workers must be 1 or more, got {workers}")
+    if not source.strip():
+        # Path("") is the current folder: an empty variable in a script would ingest it.
+        raise ConfigError("the source is empty; name a folder, a file or s3://bucket/prefix")
     workers = workers or min(MAX_WORKERS, _usable_cpus())
     warehouse = Warehouse(warehouse_dir)
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")[:-3] + "-" + secrets.token_hex(2)

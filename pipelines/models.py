@@ -190,6 +190,7 @@ def build(
     if not warehouse.is_dir():
         raise WarehouseError(f"{warehouse}: no such warehouse folder")
     check_path(warehouse)
+    _refuse_other_folder(warehouse)
     target = warehouse / DATABASE_FILE
     _check_replaceable(target)
     config = config if config is not None else Config()
@@ -592,6 +593,17 @@ def _duckdb_type(arrow_type: pa.DataType) -> str:
     if pa.types.is_map(arrow_type):
         return f"MAP({_duckdb_type(arrow_type.key_type)}, {_duckdb_type(arrow_type.item_type)})"
     raise TypeError(f"no DuckDB type for the contract's {arrow_type}")
+
+
+def _refuse_other_folder(warehouse: Path) -> None:
+    """A folder that holds files but nothing of a warehouse is another folder (a -w typo)."""
+    marks = (SOURCE, "_runs", DATABASE_FILE, "action_log")
+    if any((warehouse / mark).exists() for mark in marks) or not any(warehouse.iterdir()):
+        return
+    raise WarehouseError(
+        f"{warehouse}: not a finops warehouse (it has no {', '.join(marks)}); "
+        f"run `finops ingest SOURCE -w {warehouse}` first, or name the warehouse with -w"
+    )
 
 
 def glob_literal(path: str) -> str:

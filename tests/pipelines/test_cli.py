@@ -91,6 +91,28 @@ def test_paths_the_system_refuses_are_one_clear_line(tmp_path: Path):
     assert "Traceback" not in looping_source.output + looping_warehouse.output + long_name.output
 
 
+def test_empty_source_is_refused_not_read_as_the_current_folder(tmp_path: Path):
+    result = runner.invoke(app, ["ingest", "", "-w", str(tmp_path / "wh")])
+
+    assert result.exit_code == 1
+    assert "error: the source is empty; name a folder, a file or s3://bucket/prefix" in (
+        result.stderr
+    )
+    assert not (tmp_path / "wh").exists()
+
+
+def test_build_in_a_folder_that_is_not_a_warehouse_writes_nothing(tmp_path: Path):
+    other = tmp_path / "documents"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+
+    result = runner.invoke(app, ["build", "-w", str(other)])
+
+    assert result.exit_code == 1
+    assert f"{other}: not a finops warehouse" in " ".join(result.stderr.split())
+    assert sorted(path.name for path in other.iterdir()) == ["notes.txt"]
+
+
 def test_run_on_the_demo_sample_prints_the_generators_totals(tmp_path: Path):
     truth = json.loads((DEMO / "ground_truth.json").read_text())
     warehouse = tmp_path / "wh"
