@@ -900,7 +900,7 @@ def recommend_command(
             "s3://bucket/key; default DIR/action_plan.json.",
         ),
     ] = None,
-    limit: Annotated[int, typer.Option(help="Rows of the ranked table to show.")] = 30,
+    limit: Annotated[int, typer.Option(min=0, help="Rows of the ranked table to show.")] = 30,
     rebuild: Annotated[
         bool,
         typer.Option(

@@ -337,8 +337,9 @@ def load_config(path: Path | None) -> Config:
         path = DEFAULT_CONFIG_FILE
     if path.is_dir():
         raise ConfigError(f"{path}: is a directory (expected a TOML file such as finops.toml)")
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"{path}: no such configuration file")
+    # Not only regular files: -c /dev/null (no settings) and -c <(...) are read as they are.
 
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -53,6 +53,13 @@ def test_named_file_that_is_missing_is_a_config_error(tmp_path: Path):
         load_config(tmp_path / "nope.toml")
 
 
+def test_dev_null_gives_the_defaults():
+    # Named explicitly and empty: no setting changed (it is not a regular file).
+    config = load_config(Path("/dev/null"))
+    assert aliases(config, "team") == aliases(Config(), "team")
+    assert config.source == Path("/dev/null")
+
+
 def test_keys_replace_the_default_list_folded_and_in_order(tmp_path: Path):
     path = write(tmp_path, '[tags.team]\nkeys = ["user:Squad", "Owner-Team", "squad", "team"]\n')
     assert aliases(load_config(path), "team") == (("squad", "ownerteam", "team"), {})
