@@ -6,6 +6,11 @@ title, axis titles with units, and money on the axes and in the hover labels.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -21,6 +26,46 @@ _LAYOUT = {
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 _LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.2, "xanchor": "left", "x": 0}
 _UP, _DOWN, _NEUTRAL = "#d62728", "#2ca02c", "#1f77b4"
+
+
+def _plain_text(chart: Callable[..., go.Figure]) -> Callable[..., go.Figure]:
+    """Show the data's text as text: plotly reads <b>, <a href>, <br> in labels as markup.
+
+    A tag value, service or account name is drawn as written (``<b>x</b>`` is not bold):
+    ``<``, ``>`` and ``&`` become entities, which plotly turns back into those characters.
+    """
+
+    @functools.wraps(chart)
+    def drawn(*args: Any, **kwargs: Any) -> go.Figure:
+        figure = chart(*args, **kwargs)
+        for trace in figure.data:
+            for attribute in ("x", "y", "text", "hovertext", "customdata"):
+                values = getattr(trace, attribute, None)
+                if values is not None and not isinstance(values, str):
+                    escaped = _escaped(values)
+                    if escaped is not None:
+                        setattr(trace, attribute, escaped)
+            if trace.name:
+                trace.name = _entities(trace.name)
+        return figure
+
+    return drawn
+
+
+def _escaped(values: Any) -> np.ndarray | None:
+    """The values with their text escaped; None when there is no text (numbers, dates)."""
+    array = np.asarray(values, dtype=object)
+    texts = [isinstance(value, str) for value in array.flat]
+    if not any(texts):
+        return None
+    flat = [
+        _entities(value) if text else value for value, text in zip(array.flat, texts, strict=True)
+    ]
+    return np.array(flat, dtype=object).reshape(array.shape)
+
+
+def _entities(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def money_axis(currency: str) -> dict:
@@ -40,6 +85,7 @@ def _hover_money_x(currency: str) -> str:
     return f"{symbol}%{{x:,.2f}}" if symbol else f"%{{x:,.2f}} {currency}"
 
 
+@_plain_text
 def cumulative_spend(spend: MonthToDate, currency: str, measure_label: str) -> go.Figure:
     """This month's cumulative spend by day against last month's, with the forecast range."""
     figure = go.Figure()
@@ -99,6 +145,7 @@ def cumulative_spend(spend: MonthToDate, currency: str, measure_label: str) -> g
     return figure
 
 
+@_plain_text
 def monthly_trend(trend: pd.DataFrame, currency: str, measure_label: str) -> go.Figure:
     """Stacked monthly cost by service over the trend's periods."""
     figure = go.Figure()
@@ -123,6 +170,7 @@ def monthly_trend(trend: pd.DataFrame, currency: str, measure_label: str) -> go.
     return figure
 
 
+@_plain_text
 def movers(frame: pd.DataFrame, label: str, currency: str, title: str) -> go.Figure:
     """Horizontal bars of each row's change: red for more spend, green for less."""
     rows = frame.iloc[::-1]
@@ -146,6 +194,7 @@ def movers(frame: pd.DataFrame, label: str, currency: str, title: str) -> go.Fig
     return figure
 
 
+@_plain_text
 def showback_bars(table: pd.DataFrame, currency: str, dimension: str, period: str) -> go.Figure:
     """Direct and shared cost per value of a showback dimension."""
     rows = table.iloc[::-1]
@@ -171,6 +220,7 @@ def showback_bars(table: pd.DataFrame, currency: str, dimension: str, period: st
     return figure
 
 
+@_plain_text
 def lines_by(frame: pd.DataFrame, x: str, y: str, by: str, title: str, axis: dict) -> go.Figure:
     """One line per value of ``by``; billing periods as categories, days on a date axis."""
     figure = go.Figure()
@@ -182,6 +232,7 @@ def lines_by(frame: pd.DataFrame, x: str, y: str, by: str, title: str, axis: dic
     return figure
 
 
+@_plain_text
 def anomaly_days(days: pd.DataFrame, currency: str, title: str) -> go.Figure:
     """Expected against actual cost per day of one anomaly."""
     figure = go.Figure()
@@ -216,6 +267,7 @@ def anomaly_days(days: pd.DataFrame, currency: str, title: str) -> go.Figure:
     return figure
 
 
+@_plain_text
 def savings_by_kind(totals: pd.DataFrame, currency: str) -> go.Figure:
     """Estimated monthly saving per kind, with the low-high range as error bars."""
     rows = totals[totals["kind"] != "total"]
@@ -244,6 +296,7 @@ def savings_by_kind(totals: pd.DataFrame, currency: str) -> go.Figure:
     return figure
 
 
+@_plain_text
 def ratio_bars(frame: pd.DataFrame, x: str, y: str, title: str, color: str | None = None):
     """Horizontal bars of a 0..1 ratio (``y``) per name (``x``), shown in percent."""
     rows = frame.iloc[::-1]
@@ -267,6 +320,7 @@ def ratio_bars(frame: pd.DataFrame, x: str, y: str, title: str, color: str | Non
     return figure
 
 
+@_plain_text
 def carbon_bars(frame: pd.DataFrame, by: str, period: str) -> go.Figure:
     """kg CO2e per service, region or team: operational and embodied stacked."""
     rows = frame.head(12).iloc[::-1]
