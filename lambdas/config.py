@@ -272,7 +272,8 @@ def parse_days(value: str | list[str], where: str) -> frozenset[int]:
 
 def _read(source: str, s3_client: Any) -> tuple[str, str]:
     if source.lstrip().startswith("{"):
-        return source, f"${ENV_VAR}"
+        # Given inline, on the command line or in the environment variable: either may be it.
+        return source, "the JSON configuration"
     if source.startswith("s3://"):
         from lambdas.storage import read_text
 

@@ -52,3 +52,11 @@ def test_act_with_a_bad_configuration_exits_1_with_one_line(tmp_path):
     result = CliRunner().invoke(app, ["act", "cleanup", "--config", str(config)])
     assert result.exit_code == 1
     assert result.stderr.strip().startswith(f"error: {config}: unknown setting 'aply'")
+
+
+def test_act_with_bad_inline_json_does_not_blame_the_environment(monkeypatch):
+    monkeypatch.delenv("FINOPS_ACT_CONFIG", raising=False)
+    result = CliRunner().invoke(app, ["act", "cleanup", "--config", '{"apply": 1}'])
+    assert result.exit_code == 1
+    assert result.stderr.strip().startswith("error: the JSON configuration: ")
+    assert "FINOPS_ACT_CONFIG" not in result.stderr
