@@ -474,12 +474,27 @@ def _resolve_report_key(manifest_path: Path, key: str) -> Path:
     parts = str(key).split("/")
     period_folder = manifest_path.parent.name
     tail = parts[parts.index(period_folder) + 1 :] if period_folder in parts else parts[-2:]
-    file = manifest_path.parent.joinpath(*tail)
+    file = _within(manifest_path, manifest_path.parent, key, tail)
     if not file.is_file():
         raise InputError(
             str(manifest_path), f"manifest names {key!r}, which is missing (looked for {file})"
         )
     return file
+
+
+def _within(manifest_path: Path, folder: Path, key: str, tail: list[str]) -> Path:
+    """The file a manifest names, refused when the name leads out of the period's folder.
+
+    AWS's keys never hold ``..``: one that does would read a file the source does not hold.
+    """
+    # Lexical: a link the source's owner put in the folder is theirs to follow.
+    if any(part in ("", ".", "..") for part in tail):
+        raise InputError(
+            str(manifest_path),
+            f"manifest names {key!r}, which leads out of {folder}",
+            expected="files in the billing period's folder",
+        )
+    return folder.joinpath(*tail)
 
 
 def _is_cur2_folder(folder: Path, kind: str) -> bool:
@@ -555,7 +570,7 @@ def _resolve_data_file(manifest_path: Path, data_folder: Path, name: str) -> Pat
     # locally the part after the period's data folder is what sits in it.
     parts = name.split("/")
     tail = parts[parts.index(data_folder.name) + 1 :] if data_folder.name in parts else parts[-1:]
-    file = data_folder.joinpath(*tail)
+    file = _within(manifest_path, data_folder, name, tail)
     if not file.is_file():
         raise InputError(
             str(manifest_path), f"manifest names {name!r}, which is missing (looked for {file})"

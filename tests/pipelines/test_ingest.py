@@ -329,6 +329,27 @@ def test_manifest_that_names_a_missing_file_is_refused(tmp_path: Path):
         ingest(str(tmp_path / "cur"), tmp_path / "wh")
 
 
+def test_manifest_key_that_leads_out_of_its_folder_is_refused(demo_export: Path, tmp_path: Path):
+    # A review read a file beside the source through "<period>/../../../outside/x.csv.gz".
+    manifest = october_manifest(demo_export)
+    content = json.loads(manifest.read_text())
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    [current] = content["reportKeys"][:1]
+    shutil.copy(manifest.parent / "/".join(current.split("/")[-2:]), outside / "x.csv.gz")
+    key = f"cur/finops-demo/{manifest.parent.name}/../../../outside/x.csv.gz"
+    content["reportKeys"] = [key]
+    manifest.write_text(json.dumps(content))
+
+    with pytest.raises(IngestFailed) as raised:
+        ingest(str(demo_export), tmp_path / "wh")
+
+    assert f"{manifest}: manifest names {key!r}, which leads out of {manifest.parent}" in str(
+        raised.value
+    )
+    assert not (tmp_path / "wh" / "line_items").exists()
+
+
 def test_column_named_twice_in_the_header_is_refused(loaded_warehouse: Path, tmp_path: Path):
     header, rows = focus_converters_rows()
     source = write_csv(
