@@ -79,7 +79,13 @@ _LOADER = botocore.loaders.create_loader()
 
 
 def new_session(**arguments: Any) -> boto3.Session:
-    """A boto3 session (standard settings and credentials chain) sharing the model loader."""
+    """A boto3 session (standard settings and credentials chain) sharing the model loader.
+
+    Without a region given, ``AWS_REGION`` is taken, then ``AWS_DEFAULT_REGION``: botocore
+    reads only the latter, while the Lambda runtime and most AWS tools set the former.
+    """
+    if not arguments.get("region_name"):
+        arguments["region_name"] = os.environ.get("AWS_REGION") or None
     session = boto3.Session(**arguments)
     session._session.register_component("data_loader", _LOADER)
     return session
@@ -117,6 +123,9 @@ class Sessions:
     def __init__(self, config: Config, base: boto3.Session | None = None) -> None:
         self.config = config
         self.base = base if base is not None else new_session()
+        if base is None and self.base.region_name is None and config.regions:
+            # STS needs a region to be called at all; any configured one reaches the account.
+            self.base = new_session(region_name=config.regions[0])
         self._sessions: dict[Target, tuple[str, boto3.Session]] = {}
 
     def regions(self) -> tuple[str, ...]:
@@ -172,18 +181,24 @@ class Sessions:
                 aws_session_token=credentials["SessionToken"],
                 region_name=self.base.region_name,
             )
-        account_id = target.account_id
-        if account_id is None:
-            sts = session.client("sts", config=retry_config())
-            try:
-                account_id = sts.get_caller_identity()["Account"]
-            except botocore.exceptions.NoCredentialsError:
-                raise ConfigError(
-                    "no AWS credentials (set AWS_PROFILE or AWS_ACCESS_KEY_ID, or run where a "
-                    "role is attached)"
-                ) from None
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-                raise ConfigError(f"GetCallerIdentity failed with {error_code(error)}") from None
+        # Always asked, even when configured: the credentials (or a role_arn of another
+        # account) may reach another account than the one the plan's actions are meant for.
+        sts = session.client("sts", config=retry_config())
+        try:
+            account_id = str(sts.get_caller_identity()["Account"])
+        except botocore.exceptions.NoCredentialsError:
+            raise ConfigError(
+                "no AWS credentials (set AWS_PROFILE or AWS_ACCESS_KEY_ID, or run where a "
+                "role is attached)"
+            ) from None
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+            raise ConfigError(f"GetCallerIdentity failed with {error_code(error)}") from None
+        if target.account_id is not None and account_id != target.account_id:
+            how = f"role {target.role_arn} reaches" if target.role_arn else "the credentials reach"
+            raise ConfigError(
+                f"account {target.account_id}: {how} account {account_id} instead; "
+                "nothing is done in it"
+            )
         return account_id, session
 
 

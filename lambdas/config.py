@@ -69,6 +69,8 @@ FUNCTIONS = ("scheduler", "cleanup", "plan")
 DEFAULT_PLAN_MAX_AGE_DAYS = 7
 _ACCOUNT = re.compile(r"^[0-9]{12}$")
 _CLOCK = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$|^24:00$")
+# Ten years: a longer grace period or age is a typo, and far-off dates overflow datetime.
+MAX_DAYS = 3650
 
 # Conservative defaults: a scheduler stops whole fleets at once by design, a clean-up should not.
 _DEFAULT_BLAST_RADIUS = {
@@ -347,11 +349,12 @@ def _blast_radius(name: str, value: Any, where: str) -> BlastRadius:
     count = value.get("max_count", default_count)
     percent = value.get("max_percent", default_percent)
     population = value.get("min_population", 10)
-    if not isinstance(count, int) or count < 0:
-        raise ConfigError(f"{here}: max_count must be a whole number >= 0, not {count!r}")
-    if not isinstance(percent, int | float) or not 0 <= percent <= 100:
+    count = _whole(count, f"{here}: max_count", minimum=0)
+    population = _whole(population, f"{here}: min_population", minimum=0)
+    # bool is an int in Python: `max_percent = true` would be read as 1 %.
+    if isinstance(percent, bool) or not isinstance(percent, int | float) or not 0 <= percent <= 100:
         raise ConfigError(f"{here}: max_percent must be between 0 and 100, not {percent!r}")
-    return BlastRadius(count, float(percent), int(population))
+    return BlastRadius(count, float(percent), population)
 
 
 def _schedule(name: str, value: Any, where: str) -> Schedule:
@@ -383,8 +386,8 @@ def _schedule(name: str, value: Any, where: str) -> Schedule:
         periods=tuple(_period(item, f"{here}.periods[{i}]") for i, item in enumerate(periods, 1)),
         holidays=frozenset(holidays),
         mode=mode,
-        enforce=bool(value.get("enforce", False)),
-        production=bool(value.get("production", False)),
+        enforce=_flag(value.get("enforce", False), f"{here}: enforce"),
+        production=_flag(value.get("production", False), f"{here}: production"),
     )
 
 
@@ -434,11 +437,30 @@ def _cleanup_rule(kind: str, value: Any, where: str) -> CleanupRule:
         "snapshot_retention_days": value.get("snapshot_retention_days", 90),
     }
     for name, number in numbers.items():
-        if not isinstance(number, int) or number < 0:
-            raise ConfigError(f"{here}: {name} must be a whole number of days >= 0, not {number!r}")
+        _whole(number, f"{here}: {name}", minimum=0, maximum=MAX_DAYS)
     return CleanupRule(
         kind=kind,
-        enabled=bool(value.get("enabled", True)),
-        production=bool(value.get("production", False)),
+        enabled=_flag(value.get("enabled", True), f"{here}: enabled"),
+        production=_flag(value.get("production", False), f"{here}: production"),
         **numbers,
     )
+
+
+def _flag(value: Any, where: str) -> bool:
+    """A TOML/JSON boolean; a string such as "false" would be true to ``bool()``."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where} must be true or false, not {value!r}")
+    return value
+
+
+def _whole(value: Any, where: str, *, minimum: int, maximum: int | None = None) -> int:
+    """A whole number in range; ``true`` is refused, though Python counts it as the int 1."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
+        bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+        raise ConfigError(f"{where} must be a whole number {bounds}, not {value!r}")
+    return value

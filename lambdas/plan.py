@@ -1,8 +1,10 @@
 """The plan executor: carries out the action plan that ``finops recommend`` wrote, safely.
 
 The plan (``lambdas/action_plan.schema.json``, a local file or ``s3://``) lists actions. It
-is refused whole, before anything is done, when it does not match the schema, is older than
-``[plan] max_age_days``, or asks ``apply_schedule_tag`` for another key than ``schedule_tag``.
+is refused whole, before anything is done, when it does not match the schema (or holds NaN or
+Infinity), is older than ``[plan] max_age_days``, asks ``apply_schedule_tag`` for another key
+than ``schedule_tag``, repeats an action id, changes one resource twice (any action but
+``review``), or names a resource type its action does not act on (``ACTION_RESOURCE_TYPES``).
 For each action the executor looks the resource up live, in the plan's account and region, and:
 
 - skips it with the reason when the resource is gone, a plan condition no longer holds
@@ -41,6 +43,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -98,6 +101,16 @@ PERMISSIONS = (
     | {"autoscaling:DescribeAutoScalingGroups", "autoscaling:CreateOrUpdateTags"}
     | MODIFY_VOLUME_PERMISSIONS
 )
+# The resource types each action is carried out on, from the modules that carry them out: a
+# plan pairing an action with another type (modify_volume_type on an instance) is refused.
+# ``review`` changes nothing and may name any resource.
+ACTION_RESOURCE_TYPES: dict[str, frozenset[str]] = {
+    **{name: frozenset({kind.RESOURCE_TYPE}) for name, kind in CLEANUP_ACTIONS.items()},
+    "apply_schedule_tag": frozenset(SCHEDULE_KINDS),
+    "modify_volume_type": frozenset({unattached_volumes.RESOURCE_TYPE}),
+    # Recorded as skipped until the executor carries it out (see Notes above).
+    "delete_nat_gateway": frozenset({"ec2:natgateway"}),
+}
 # The volume type changes the executor makes: to a type that costs less for the same volume.
 _CHEAPER_VOLUME_TYPE = {"gp2": ("gp3",)}
 # Clocks of the machine that wrote the plan and of this one may differ a little.
@@ -139,8 +152,23 @@ class ExecutionReport:
 def load_plan(location: str, s3_client: Any = None) -> Plan:
     """Read and check an action plan; errors name the plan, the action and the field."""
     text = read_text(location, s3_client)
+
+    # Python's json takes NaN, Infinity and 1e999 (as inf), which JSON does not: such a saving
+    # passes every comparison's check and makes the execution log invalid JSON.
+    def not_finite(token: str) -> float:
+        shown = token if len(token) <= 20 else token[:17] + "..."
+        raise ConfigError(f"{location}: {shown} is not a finite number (expected e.g. 12.5)")
+
+    def finite(token: str) -> float:
+        number = float(token)
+        return number if math.isfinite(number) else not_finite(token)
+
+    def whole(token: str) -> int | float:
+        # An integer past float's range would overflow where the saving is made a float.
+        return int(token) if math.isfinite(float(token)) else not_finite(token)
+
     try:
-        raw = json.loads(text)
+        raw = json.loads(text, parse_constant=not_finite, parse_float=finite, parse_int=whole)
     except json.JSONDecodeError as error:
         raise ConfigError(f"{location}: the action plan is not JSON ({error})") from None
     return parse_plan(raw, location)
@@ -179,7 +207,42 @@ def parse_plan(raw: Any, location: str = "plan") -> Plan:
         )
         for item in raw["actions"]
     )
+    _check_actions(actions, location)
     return Plan(raw["generated_at"], raw["currency"], actions, location)
+
+
+def _check_actions(actions: tuple[PlanAction, ...], location: str) -> None:
+    """Refuse duplicate ids, two changes to one resource, and an action on a resource it does
+    not fit: each would have the executor do more, or other, than the plan's evidence says.
+    """
+    ids: dict[str, int] = {}
+    changes: dict[tuple[str, str, str], int] = {}
+    for position, action in enumerate(actions):
+        where = f"{location}: $.actions[{position}]"
+        if action.id in ids:
+            raise ConfigError(
+                f"{where}.id: {action.id!r} is the id of $.actions[{ids[action.id]}] as well "
+                "(expected unique action ids)"
+            )
+        ids[action.id] = position
+        allowed = ACTION_RESOURCE_TYPES.get(action.action)
+        if allowed is not None and action.resource_type not in allowed:
+            raise ConfigError(
+                f"{where}.resource.type (action {action.id}): {action.action} does not act on "
+                f"{action.resource_type!r} (expected one of {sorted(allowed)})"
+            )
+        if action.action == "review":
+            continue
+        # The last of two changes would win (two schedules), or both would run on one resource.
+        resource = (action.account_id, action.region, action.resource_id)
+        if resource in changes:
+            first = actions[changes[resource]]
+            raise ConfigError(
+                f"{where} (action {action.id}): {action.resource_id} is changed by "
+                f"$.actions[{changes[resource]}] (action {first.id}) already "
+                "(expected one changing action per resource)"
+            )
+        changes[resource] = position
 
 
 def check_plan(plan: Plan, config: Config, now: datetime) -> None:
@@ -276,13 +339,22 @@ def run(
     sessions = sessions or Sessions(config)
     proposals: list[Proposal] = []
     pairs: list[tuple[PlanAction, Proposal]] = []
+    live: set[tuple[str, str, str, str]] = set()
     for action in plan.actions:
-        proposal = _proposal(action, config, now, sessions)
+        placeholder = Resource(
+            action.resource_type, action.resource_id, action.account_id, action.region
+        )
+        proposal = _proposal(action, config, now, sessions, placeholder)
         proposal.plan_action_id = action.id
         proposals.append(proposal)
         pairs.append((action, proposal))
+        if proposal.resource is not placeholder:
+            found = proposal.resource
+            live.add((found.type, found.account_id, found.region, found.id))
 
-    examined = Counter(p.resource.type for p in proposals)
+    # The population of max_percent is the resources found live, each once: counting entries
+    # let reviews (or repeats) of the resources a plan changes pad it past the limit.
+    examined = Counter(kind for kind, *_ in live)
     report = execute_proposals(FUNCTION, proposals, config, audit, examined=examined)
     lines = [_log_line(action, proposal, plan, report, now) for action, proposal in pairs]
     location = None
@@ -298,10 +370,9 @@ def run(
     return ExecutionReport(report, lines, location)
 
 
-def _proposal(action: PlanAction, config: Config, now: datetime, sessions: Sessions) -> Proposal:
-    placeholder = Resource(
-        action.resource_type, action.resource_id, action.account_id, action.region
-    )
+def _proposal(
+    action: PlanAction, config: Config, now: datetime, sessions: Sessions, placeholder: Resource
+) -> Proposal:
     if action.action == "review":
         return Proposal(placeholder, "review", f"for a person to review: {action.reason}")
     if action.action == "delete_nat_gateway":

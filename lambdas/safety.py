@@ -37,6 +37,9 @@ from lambdas.config import BlastRadius, Config
 
 logger = logging.getLogger(__name__)
 
+#: Every outcome a decision can have: what the audit and execution logs say about a resource.
+OUTCOMES = ("applied", "dry_run", "skipped", "failed", "gone", "pending")
+
 
 @dataclass
 class Resource:

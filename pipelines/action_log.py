@@ -21,6 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lambdas.safety import OUTCOMES
 from pipelines.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -134,6 +135,16 @@ def _parse(name: str, text: str) -> list[dict]:
         for field in _REQUIRED:
             if not raw.get(field):
                 raise InputError(name, "missing value", row=number, column=field)
+        # realized_savings picks the actions carried out by outcome: an unknown one is a log
+        # that was not written by the executor, or was edited.
+        if raw["outcome"] not in OUTCOMES:
+            raise InputError(
+                name,
+                f"outcome {raw['outcome']!r}",
+                row=number,
+                column="outcome",
+                expected=f"one of {', '.join(OUTCOMES)}",
+            )
         row = {field.name: raw.get(field.name) for field in SCHEMA}
         try:
             stamp = datetime.fromisoformat(str(raw["executed_at"]).replace("Z", "+00:00"))

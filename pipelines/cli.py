@@ -989,35 +989,57 @@ ActConfigOption = Annotated[
     ),
 ]
 ApplyOption = Annotated[
-    bool, typer.Option("--apply", help="Make the changes (default: dry-run, nothing changes).")
+    bool,
+    typer.Option(
+        "--apply",
+        help="Make the changes. Without it: a dry-run, unless the configuration sets apply = true.",
+    ),
+]
+DryRunOption = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Change nothing, whatever --apply or the configuration's apply say.",
+    ),
 ]
 AtOption = Annotated[
     str | None,
-    typer.Option("--at", help="Evaluate as if it were this UTC time (ISO 8601); default: now."),
+    typer.Option(
+        "--at",
+        help="Preview as if it were this UTC time (ISO 8601); default: now. Dry-run only.",
+    ),
 ]
 
 
 @act_app.command("scheduler")
 def act_scheduler_command(
-    config: ActConfigOption = None, apply: ApplyOption = False, at: AtOption = None
+    config: ActConfigOption = None,
+    apply: ApplyOption = False,
+    dry_run: DryRunOption = False,
+    at: AtOption = None,
 ) -> None:
     """Stop and start tagged EC2 instances, RDS databases and Auto Scaling groups by schedule."""
     from lambdas.runs import run_scheduler
 
     with _act_errors():
-        report = run_scheduler(_act_config(config, apply), _act_time(at))
+        settings = _act_config(config, apply, dry_run)
+        report = run_scheduler(settings, _act_time(at, settings.apply))
     _act_summary(report)
 
 
 @act_app.command("cleanup")
 def act_cleanup_command(
-    config: ActConfigOption = None, apply: ApplyOption = False, at: AtOption = None
+    config: ActConfigOption = None,
+    apply: ApplyOption = False,
+    dry_run: DryRunOption = False,
+    at: AtOption = None,
 ) -> None:
     """Mark idle volumes, snapshots, Elastic IPs, interfaces and load balancers; act after the grace period."""  # noqa: E501
     from lambdas.runs import run_cleanup
 
     with _act_errors():
-        report = run_cleanup(_act_config(config, apply), _act_time(at))
+        settings = _act_config(config, apply, dry_run)
+        report = run_cleanup(settings, _act_time(at, settings.apply))
     _act_summary(report)
 
 
@@ -1036,6 +1058,7 @@ def act_plan_command(
     ] = None,
     config: ActConfigOption = None,
     apply: ApplyOption = False,
+    dry_run: DryRunOption = False,
     at: AtOption = None,
 ) -> None:
     """Carry out an action plan: re-check each resource live, then act on what is allowed."""
@@ -1044,10 +1067,10 @@ def act_plan_command(
     from lambdas.runs import run_plan
 
     with _act_errors():
-        settings = _act_config(config, apply)
+        settings = _act_config(config, apply, dry_run)
         if execution_log:
             settings = dataclasses.replace(settings, execution_log=execution_log)
-        report = run_plan(settings, plan, _act_time(at))
+        report = run_plan(settings, plan, _act_time(at, settings.apply))
     if report.log_location:
         errors.print(f"execution log: {report.log_location}", markup=False, highlight=False)
     _act_summary(report.run)
@@ -1070,25 +1093,52 @@ def act_ingest_log_command(
     console.print("run `finops build` to see them in realized_savings", highlight=False)
 
 
-def _act_config(source: str | None, apply: bool):  # noqa: ANN202 - lambdas' Config
+def _act_config(  # noqa: ANN202 - lambdas' Config
+    source: str | None, apply: bool, dry_run: bool
+):
     import dataclasses
 
     from lambdas.config import load
 
     settings = load(source)
+    # --dry-run wins over everything: the one way to preview with a config that says apply.
+    if dry_run:
+        return dataclasses.replace(settings, apply=False)
     return dataclasses.replace(settings, apply=True) if apply else settings
 
 
-def _act_time(at: str | None):  # noqa: ANN202
+def _act_time(at: str | None, apply: bool):  # noqa: ANN202
     from datetime import UTC, datetime
 
+    from lambdas.errors import ConfigError
+
     if at is None:
-        return datetime.now(UTC)
+        return _act_clock()
+    if apply:
+        # A faked clock would make grace periods, plan ages and last-action tags lie while the
+        # changes are real: marks would be acted on early, a stale plan carried out.
+        raise ConfigError(
+            "--at previews only; with --apply (or apply = true) the clock is the real one "
+            "(add --dry-run to preview)"
+        )
     try:
         moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
     except ValueError:
         raise typer.BadParameter(f"{at!r} is not an ISO 8601 time", param_hint="--at") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    # Grace periods and plan ages are added to it: near year 9999 that overflows datetime.
+    if not datetime(2000, 1, 1, tzinfo=UTC) <= moment < datetime(3000, 1, 1, tzinfo=UTC):
+        raise ConfigError(
+            f"--at {at}: out of range (expected a time from 2000-01-01 to 2999-12-31)"
+        )
+    return moment
+
+
+def _act_clock():  # noqa: ANN202
+    """The real time: what a run evaluates at without --at (tests freeze it here)."""
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
 
 
 @contextmanager

@@ -12,7 +12,8 @@ import boto3
 import pytest
 
 from lambdas import handlers
-from lambdas.config import load, parse
+from lambdas.aws import Sessions
+from lambdas.config import Target, load, parse
 from lambdas.errors import ConfigError, RunFailed
 from lambdas.runs import run_cleanup
 from tests.lambdas.action_plans import action, schema_checked_plan
@@ -149,6 +150,58 @@ def test_settings_that_would_turn_a_safety_rule_off_are_refused(raw, message):  
     assert str(raised.value) == f"finops-act.toml: {message}"
 
 
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            {"schedules": {"office": {"periods": [{}], "production": "false"}}},
+            "schedules.office: production must be true or false, not 'false'",
+        ),
+        (
+            {"schedules": {"office": {"periods": [{}], "enforce": 1}}},
+            "schedules.office: enforce must be true or false, not 1",
+        ),
+        (
+            {"cleanup": {"elastic_ips": {"enabled": "no"}}},
+            "cleanup.elastic_ips: enabled must be true or false, not 'no'",
+        ),
+        (
+            {"cleanup": {"elastic_ips": {"production": "false"}}},
+            "cleanup.elastic_ips: production must be true or false, not 'false'",
+        ),
+        (
+            {"cleanup": {"elastic_ips": {"grace_days": True}}},
+            "cleanup.elastic_ips: grace_days must be a whole number from 0 to 3650, not True",
+        ),
+        (
+            {"cleanup": {"old_snapshots": {"min_age_days": 10**9}}},
+            "cleanup.old_snapshots: min_age_days must be a whole number from 0 to 3650, "
+            "not 1000000000",
+        ),
+        (
+            {"blast_radius": {"cleanup": {"max_count": True}}},
+            "blast_radius.cleanup: max_count must be a whole number >= 0, not True",
+        ),
+        (
+            {"blast_radius": {"plan": {"min_population": -3}}},
+            "blast_radius.plan: min_population must be a whole number >= 0, not -3",
+        ),
+        (
+            {"blast_radius": {"plan": {"min_population": 2.5}}},
+            "blast_radius.plan: min_population must be a whole number >= 0, not 2.5",
+        ),
+        (
+            {"blast_radius": {"plan": {"max_percent": True}}},
+            "blast_radius.plan: max_percent must be between 0 and 100, not True",
+        ),
+    ],
+)
+def test_booleans_and_numbers_must_be_of_their_toml_type(raw, message):  # noqa: ANN001
+    with pytest.raises(ConfigError) as raised:
+        parse(raw, "finops-act.toml")
+    assert str(raised.value) == f"finops-act.toml: {message}"
+
+
 def test_the_example_configuration_shows_every_setting():
     example = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
     commented = {
@@ -216,3 +269,46 @@ def test_toml_configuration_file(tmp_path):
     assert config.schedules["office"].timezone.key == "Europe/Paris"
     assert config.rule("elastic_ips").grace_days == 2
     assert config.rule("unattached_volumes").grace_days == 7  # the default
+
+
+def test_a_role_of_another_account_than_configured_stops_the_run(aws):
+    home = boto3.client("ec2", region_name=REGION).create_volume(
+        AvailabilityZone=f"{REGION}a", Size=5
+    )["VolumeId"]
+    role = f"arn:aws:iam::{OTHER_ACCOUNT}:role/finops-actions"
+    cfg = make_config(
+        apply=True,
+        accounts=[{"account_id": "123456789012", "role_arn": role}],
+        cleanup={"unattached_volumes": {"min_age_days": 0}},
+    )
+
+    with pytest.raises(ConfigError) as raised:
+        run_cleanup(cfg, datetime.now(UTC) + days(1), stream=io.StringIO())
+
+    assert str(raised.value) == (
+        f"account 123456789012: role {role} reaches account {OTHER_ACCOUNT} instead; "
+        "nothing is done in it"
+    )
+    tags = boto3.client("ec2", region_name=REGION).describe_volumes(VolumeIds=[home])
+    assert tags["Volumes"][0].get("Tags", []) == []
+
+
+def test_aws_region_alone_gives_the_session_its_region(aws, monkeypatch):
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    # Not us-east-1: that is also what a session without any region falls back to.
+    monkeypatch.setenv("AWS_REGION", "eu-central-1")
+
+    sessions = Sessions(parse({}, "finops-act.toml"))
+
+    assert sessions.regions() == ("eu-central-1",)
+    assert sessions.session(Target()) == ("123456789012", sessions.base)
+
+
+def test_without_any_region_setting_the_first_configured_region_is_used(aws, monkeypatch):
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.delenv("AWS_REGION")
+
+    sessions = Sessions(make_config(regions=[OTHER_REGION, REGION]))
+
+    assert sessions.base.region_name == OTHER_REGION
+    assert sessions.session(Target())[0] == "123456789012"

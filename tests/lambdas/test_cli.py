@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from lambdas.config import load
@@ -22,7 +24,7 @@ def test_the_example_configuration_loads():
     assert config.limits("cleanup").max_count == 20
 
 
-def test_act_scheduler_is_a_dry_run_without_apply(aws, tmp_path):
+def test_act_scheduler_is_a_dry_run_without_apply(aws, tmp_path, monkeypatch):
     vm = instance({"finops:schedule": "office"})
     config = tmp_path / "act.json"
     schedules = {"office": {"periods": [{"days": "mon-fri", "begin": "08:00", "end": "19:00"}]}}
@@ -39,9 +41,10 @@ def test_act_scheduler_is_a_dry_run_without_apply(aws, tmp_path):
     assert state_of(vm) == "running" and "finops:last-action" not in tags_of(vm)
     assert "(dry-run): 1 dry_run" in result.stderr
 
-    applied = CliRunner().invoke(
-        app, ["act", "scheduler", "-c", str(config), "--apply", "--at", "2026-12-02T19:05:00Z"]
+    monkeypatch.setattr(
+        "pipelines.cli._act_clock", lambda: datetime(2026, 12, 2, 19, 5, tzinfo=UTC)
     )
+    applied = CliRunner().invoke(app, ["act", "scheduler", "-c", str(config), "--apply"])
     assert applied.exit_code == 0, applied.output
     assert state_of(vm) == "stopped"
 
@@ -60,3 +63,71 @@ def test_act_with_bad_inline_json_does_not_blame_the_environment(monkeypatch):
     assert result.exit_code == 1
     assert result.stderr.strip().startswith("error: the JSON configuration: ")
     assert "FINOPS_ACT_CONFIG" not in result.stderr
+
+
+def office_config(tmp_path: Path, **settings: object) -> Path:
+    config = tmp_path / "act.json"
+    schedules = {"office": {"periods": [{"days": "mon-fri", "begin": "08:00", "end": "19:00"}]}}
+    config.write_text(json.dumps({"regions": [REGION], "schedules": schedules, **settings}))
+    return config
+
+
+@pytest.mark.parametrize(
+    ("arguments", "settings"),
+    [(["--apply"], {}), ([], {"apply": True})],
+)
+def test_at_is_refused_when_the_run_would_apply(aws, tmp_path, arguments, settings):  # noqa: ANN001
+    vm = instance({"finops:schedule": "office"})
+    config = office_config(tmp_path, **settings)
+
+    result = CliRunner().invoke(
+        app, ["act", "scheduler", "-c", str(config), *arguments, "--at", "2026-12-02T19:05:00Z"]
+    )
+
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "error: --at previews only; with --apply (or apply = true) the clock is the real one "
+        "(add --dry-run to preview)"
+    )
+    assert state_of(vm) == "running" and "finops:last-action" not in tags_of(vm)
+
+
+def test_at_out_of_range_is_one_line(aws, tmp_path):
+    config = office_config(tmp_path)
+    result = CliRunner().invoke(
+        app, ["act", "cleanup", "-c", str(config), "--at", "9999-12-31T23:59:59Z"]
+    )
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "error: --at 9999-12-31T23:59:59Z: out of range (expected a time from 2000-01-01 to "
+        "2999-12-31)"
+    )
+
+
+def test_dry_run_wins_over_apply_in_the_configuration(aws, tmp_path):
+    vm = instance({"finops:schedule": "office"})
+    config = office_config(tmp_path, apply=True)
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "act",
+            "scheduler",
+            "-c",
+            str(config),
+            "--apply",
+            "--dry-run",
+            "--at",
+            "2026-12-02T19:05Z",
+        ],
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "(dry-run): 1 dry_run" in result.stderr
+    assert state_of(vm) == "running" and "finops:last-action" not in tags_of(vm)
+
+
+def test_the_apply_help_says_the_configuration_applies_too():
+    result = CliRunner().invoke(app, ["act", "plan", "--help"], env={"COLUMNS": "200"})
+    assert "unless the configuration sets apply = true" in result.stdout
+    assert "--dry-run" in result.stdout

@@ -164,7 +164,9 @@ def act_config(bucket: str, plan_location: str) -> dict:
     }
 
 
-def test_recommend_plan_changes_exactly_the_allowed_resources(aws_env: str, tmp_path: Path):
+def test_recommend_plan_changes_exactly_the_allowed_resources(
+    aws_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     reset(aws_env)
     ec2 = boto3.client("ec2", region_name=REGION)
     s3 = boto3.client("s3", region_name=REGION)
@@ -297,15 +299,18 @@ def test_recommend_plan_changes_exactly_the_allowed_resources(aws_env: str, tmp_
 
     # finops act plan, twice: mark, then act once the grace period is over. recommend asks for
     # min_idle_days on volumes, checked against their age; moto made them just now, so the
-    # executor's clock starts that many days (and one more) on.
+    # executor's clock starts that many days (and one more) on. --at is for previews only, so
+    # the test freezes the command's real clock instead.
     min_idle_days = changes["delete_volume", idle_volume]["conditions"]["min_idle_days"]
     first_run = datetime.now(UTC) + timedelta(days=min_idle_days + 1)
     arguments = ["act", "plan", "--config", f"s3://{bucket}/config/finops-act.json", "--apply"]
-    first = runner.invoke(app, [*arguments, "--at", first_run.isoformat()])
+    monkeypatch.setattr("pipelines.cli._act_clock", lambda: first_run)
+    first = runner.invoke(app, arguments)
     assert first.exit_code == 0, first.output
     assert "finops:marked-for" in tags(ec2, idle_volume)
     second_run = first_run + timedelta(days=1, hours=1)
-    second = runner.invoke(app, [*arguments, "--at", second_run.isoformat()])
+    monkeypatch.setattr("pipelines.cli._act_clock", lambda: second_run)
+    second = runner.invoke(app, arguments)
     assert second.exit_code == 0, second.output
 
     # Exactly the allowed changes: the dev instance's schedule, the idle volume and address.

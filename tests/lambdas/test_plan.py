@@ -439,3 +439,150 @@ def test_a_folder_given_as_the_plan_is_refused_by_name(tmp_path):
     with pytest.raises(ConfigError) as raised:
         run_plan(make_config(), str(tmp_path), now_plus(0))
     assert str(raised.value) == f"{tmp_path}: is a folder (expected a file)"
+
+
+def test_an_account_id_the_credentials_do_not_reach_is_skipped(aws, tmp_path):
+    vol = volume()
+    gp3 = action(
+        "modify_volume_type",
+        "ec2:volume",
+        vol,
+        account_id="111122223333",
+        parameters={"target_type": "gp3"},
+    )
+    plan = write_plan(tmp_path, [gp3])
+
+    report, lines = execute(tmp_path, plan, now_plus(0), accounts=[{"account_id": "111122223333"}])
+
+    assert lines[f"gp3:{vol}"]["outcome"] == "skipped"
+    assert lines[f"gp3:{vol}"]["reason"] == (
+        f"account 111122223333: the credentials reach account {ACCOUNT} instead; "
+        "nothing is done in it"
+    )
+    assert ec2().describe_volumes(VolumeIds=[vol])["Volumes"][0]["VolumeType"] == "gp2"
+
+
+def _schedule(resource_id: str, value: str) -> dict:
+    tag = {"tag_key": "finops:schedule", "tag_value": value}
+    return action("apply_schedule_tag", "ec2:instance", resource_id, parameters=tag)
+
+
+@pytest.mark.parametrize(
+    ("actions", "message"),
+    [
+        (
+            [_schedule("i-1", "office"), _schedule("i-1", "nightly")],
+            "plan.json: $.actions[1].id: 'schedule:i-1' is the id of $.actions[0] as well "
+            "(expected unique action ids)",
+        ),
+        (
+            [
+                _schedule("i-1", "office"),
+                {**_schedule("i-1", "nightly"), "id": "schedule:i-1:again"},
+            ],
+            "plan.json: $.actions[1] (action schedule:i-1:again): i-1 is changed by "
+            "$.actions[0] (action schedule:i-1) already (expected one changing action per "
+            "resource)",
+        ),
+        (
+            [
+                action("delete_volume", "ec2:volume", "vol-1"),
+                action(
+                    "modify_volume_type", "ec2:volume", "vol-1", parameters={"target_type": "gp3"}
+                ),
+            ],
+            "plan.json: $.actions[1] (action gp3:vol-1): vol-1 is changed by $.actions[0] "
+            "(action idle:vol-1) already (expected one changing action per resource)",
+        ),
+        (
+            [
+                action(
+                    "modify_volume_type", "ec2:instance", "i-1", parameters={"target_type": "gp3"}
+                )
+            ],
+            "plan.json: $.actions[0].resource.type (action gp3:i-1): modify_volume_type does "
+            "not act on 'ec2:instance' (expected one of ['ec2:volume'])",
+        ),
+        (
+            [action("delete_volume", "ec2:snapshot", "snap-1")],
+            "plan.json: $.actions[0].resource.type (action idle:snap-1): delete_volume does "
+            "not act on 'ec2:snapshot' (expected one of ['ec2:volume'])",
+        ),
+    ],
+)
+def test_duplicate_and_misfit_actions_refuse_the_plan(actions, message):  # noqa: ANN001
+    with pytest.raises(ConfigError) as raised:
+        parse_plan(schema_checked_plan(actions), "plan.json")
+    assert str(raised.value) == message
+
+
+def test_a_review_of_a_resource_the_plan_changes_is_allowed(aws, tmp_path):
+    vol = volume()
+    gp3 = action("modify_volume_type", "ec2:volume", vol, parameters={"target_type": "gp3"})
+    plan = write_plan(tmp_path, [gp3, action("review", "ec2:volume", vol)])
+
+    report, lines = execute(tmp_path, plan, now_plus(0))
+
+    assert lines[f"gp3:{vol}"]["outcome"] == "applied"
+    assert lines[f"graviton:{vol}"]["step"] == "none"
+
+
+def test_two_schedules_for_one_instance_change_nothing(aws, tmp_path):
+    vm = instance()
+    first = _schedule(vm, "office")
+    second = {**_schedule(vm, "nightly"), "id": "schedule:again"}
+    plan = write_plan(tmp_path, [first, second])
+
+    with pytest.raises(ConfigError, match="expected one changing action per resource"):
+        execute(tmp_path, plan, now_plus(0), schedules=OFFICE_AND_NIGHTLY)
+
+    assert tags_of(vm) == {}
+
+
+OFFICE_AND_NIGHTLY = {
+    "office": {"periods": [{"days": "mon-fri", "begin": "08:00", "end": "19:00"}]},
+    "nightly": {"periods": [{"days": "daily", "begin": "01:00", "end": "05:00"}]},
+}
+
+
+def test_reviews_do_not_pad_the_population_of_max_percent(aws, tmp_path):
+    volumes = [volume(), volume()]
+    gp3 = {"target_type": "gp3"}
+    plan = write_plan(
+        tmp_path,
+        [action("modify_volume_type", "ec2:volume", v, parameters=gp3) for v in volumes]
+        + [action("review", "ec2:volume", v) for v in volumes],
+    )
+    limits = {"plan": {"max_percent": 50, "min_population": 1}}
+
+    report, lines = execute(tmp_path, plan, now_plus(0), blast_radius=limits)
+
+    assert report.run.problems == ["blast radius: 2 of 2 ec2:volume (100%) exceed max_percent 50"]
+    for v in volumes:
+        assert lines[f"gp3:{v}"]["outcome"] == "skipped"
+        assert ec2().describe_volumes(VolumeIds=[v])["Volumes"][0]["VolumeType"] == "gp2"
+
+
+@pytest.mark.parametrize(
+    ("token", "shown"),
+    [
+        ("NaN", "NaN"),
+        ("Infinity", "Infinity"),
+        ("-Infinity", "-Infinity"),
+        ("1e999", "1e999"),
+        ("9" * 400, "9" * 17 + "..."),
+    ],
+)
+def test_a_plan_with_nan_or_infinity_is_refused(aws, tmp_path, token, shown):  # noqa: ANN001
+    vol = volume()
+    text = json.dumps(schema_checked_plan([action("delete_volume", "ec2:volume", vol)]))
+    path = tmp_path / "action_plan.json"
+    path.write_text(
+        text.replace('"estimated_monthly_saving": 10.0', f'"estimated_monthly_saving": {token}')
+    )
+
+    with pytest.raises(ConfigError) as raised:
+        execute(tmp_path, str(path), now_plus(0), cleanup=GRACE_0)
+
+    assert str(raised.value) == f"{path}: {shown} is not a finite number (expected e.g. 12.5)"
+    assert tags_of(vol) == {} and not (tmp_path / "executions").exists()

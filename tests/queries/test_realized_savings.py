@@ -186,6 +186,11 @@ def test_a_bad_execution_log_names_the_file_line_and_field(warehouse, tmp_path):
             "row 2, column 'account_id': 111111111111 is not of type string",
         ),
         (["not", "an", "object"], "row 2: a JSON list (expected an object)"),
+        (
+            log_line("a", "delete_volume", "v", "2026-12-03T10:00:00Z", outcome="exploded"),
+            "row 2, column 'outcome': outcome 'exploded' (expected one of applied, dry_run, "
+            "skipped, failed, gone, pending)",
+        ),
     ],
 )
 def test_a_log_line_of_the_wrong_types_loads_nothing(warehouse, tmp_path, line, message):
