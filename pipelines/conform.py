@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -204,16 +205,14 @@ def _refuse_non_finite(path: str, source: str, numbers: pa.Array, first_row: int
     total = pc.sum(numbers).as_py()
     if total is None or math.isfinite(total):
         return
-    bad = pc.invert(pc.is_finite(numbers))
-    if pc.any(bad).as_py():
-        offset = int(pc.index(bad, True).as_py())
-        raise InputError(
-            path,
-            f"{numbers[offset].as_py()} is not a finite number",
-            row=first_row + offset,
-            column=source,
-            expected="a decimal number such as 0.0123 or 1.2E-7",
-        )
+    _refuse_first(
+        path,
+        source,
+        pc.invert(pc.is_finite(numbers)),
+        first_row,
+        lambda offset: f"{numbers[offset].as_py()} is not a finite number",
+        "a decimal number such as 0.0123 or 1.2E-7",
+    )
 
 
 def _refuse_bad_currency(
@@ -221,15 +220,29 @@ def _refuse_bad_currency(
 ) -> None:
     # A currency is a key of every total: text that is not a code would be a currency of its
     # own in the reports (and markup in a chart's labels).
-    bad = pc.invert(pc.match_substring_regex(codes, _CURRENCY_CODE))
+    _refuse_first(
+        path,
+        source,
+        pc.invert(pc.match_substring_regex(codes, _CURRENCY_CODE)),
+        first_row,
+        lambda offset: f"{_quote(written[offset].as_py())} is not a currency code",
+        "a three-letter ISO 4217 code such as USD",
+    )
+
+
+def _refuse_first(
+    path: str,
+    source: str,
+    bad: pa.Array,
+    first_row: int,
+    problem: Callable[[int], str],
+    expected: str,
+) -> None:
+    """Refuse the batch at its first ``bad`` row, named by row and column; else nothing."""
     if pc.any(bad).as_py():
         offset = int(pc.index(bad, True).as_py())
         raise InputError(
-            path,
-            f"{_quote(written[offset].as_py())} is not a currency code",
-            row=first_row + offset,
-            column=source,
-            expected="a three-letter ISO 4217 code such as USD",
+            path, problem(offset), row=first_row + offset, column=source, expected=expected
         )
 
 

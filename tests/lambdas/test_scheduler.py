@@ -210,7 +210,8 @@ def test_rds_instances_and_clusters_stop_and_start(aws):
     )
 
 
-def test_auto_scaling_groups_scale_to_zero_and_back(aws):
+def office_group(size: tuple[int, int, int], **tags: str):  # noqa: ANN201 - boto3 client
+    """An Auto Scaling group "web" of (min, max, desired) on the office schedule, and its client."""
     ec2().create_launch_template(
         LaunchTemplateName="web",
         LaunchTemplateData={"ImageId": "ami-12345678", "InstanceType": "t3.micro"},
@@ -219,12 +220,20 @@ def test_auto_scaling_groups_scale_to_zero_and_back(aws):
     autoscaling.create_auto_scaling_group(
         AutoScalingGroupName="web",
         LaunchTemplate={"LaunchTemplateName": "web"},
-        MinSize=1,
-        MaxSize=4,
-        DesiredCapacity=2,
+        MinSize=size[0],
+        MaxSize=size[1],
+        DesiredCapacity=size[2],
         AvailabilityZones=[f"{REGION}a"],
-        Tags=[{"Key": "finops:schedule", "Value": "office", "PropagateAtLaunch": False}],
+        Tags=[
+            {"Key": key, "Value": value, "PropagateAtLaunch": False}
+            for key, value in {"finops:schedule": "office", **tags}.items()
+        ],
     )
+    return autoscaling
+
+
+def test_auto_scaling_groups_scale_to_zero_and_back(aws):
+    autoscaling = office_group((1, 4, 2))
 
     def group():  # noqa: ANN202
         found = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["web"])
@@ -294,23 +303,7 @@ def test_instances_of_an_auto_scaling_group_are_left_to_the_group(aws):
     ],
 )
 def test_a_group_is_not_restored_from_a_saved_size_that_breaks_the_rules(aws, saved, problem):  # noqa: ANN001
-    ec2().create_launch_template(
-        LaunchTemplateName="web",
-        LaunchTemplateData={"ImageId": "ami-12345678", "InstanceType": "t3.micro"},
-    )
-    autoscaling = boto3.client("autoscaling", region_name=REGION)
-    autoscaling.create_auto_scaling_group(
-        AutoScalingGroupName="web",
-        LaunchTemplate={"LaunchTemplateName": "web"},
-        MinSize=0,
-        MaxSize=0,
-        DesiredCapacity=0,
-        AvailabilityZones=[f"{REGION}a"],
-        Tags=[
-            {"Key": "finops:schedule", "Value": "office", "PropagateAtLaunch": False},
-            {"Key": "finops:saved-size", "Value": saved, "PropagateAtLaunch": False},
-        ],
-    )
+    autoscaling = office_group((0, 0, 0), **{"finops:saved-size": saved})
 
     report, stream = run(config(), utc(2026, 12, 3, 8, 5))
 
