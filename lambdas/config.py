@@ -64,6 +64,24 @@ CLEANUP_KINDS = (
     "idle_load_balancers",
 )
 FUNCTIONS = ("scheduler", "cleanup", "plan")
+#: The top-level settings; any other key is refused by name.
+SETTINGS = frozenset(
+    {
+        "apply",
+        "regions",
+        "accounts",
+        "audit_log",
+        "execution_log",
+        "plan",
+        "protect_tag",
+        "schedule_tag",
+        "production",
+        "blast_radius",
+        "schedules",
+        "cleanup",
+        "notify_topic_arn",
+    }
+)
 # A plan is a week of evidence at most: past that, resources have changed hands and the CUR
 # the recommendations came from no longer describes them.
 DEFAULT_PLAN_MAX_AGE_DAYS = 7
@@ -198,22 +216,7 @@ def load(source: str | Path | None = None, *, s3_client: Any = None) -> Config:
 
 def parse(raw: dict[str, Any], where: str = "config") -> Config:
     """Check and convert a configuration document; errors name the key and what was expected."""
-    known = {
-        "apply",
-        "regions",
-        "accounts",
-        "audit_log",
-        "execution_log",
-        "plan",
-        "protect_tag",
-        "schedule_tag",
-        "production",
-        "blast_radius",
-        "schedules",
-        "cleanup",
-        "notify_topic_arn",
-    }
-    _no_unknown(raw, known, where)
+    _no_unknown(raw, set(SETTINGS), where)
     apply = raw.get("apply", False)
     if not isinstance(apply, bool):
         raise ConfigError(f"{where}: apply must be true or false, not {apply!r}")

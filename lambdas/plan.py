@@ -70,7 +70,7 @@ from lambdas.audit import AuditLog
 from lambdas.aws import Scope, Sessions, error_code
 from lambdas.config import Config
 from lambdas.errors import ConfigError
-from lambdas.safety import Proposal, Resource, RunReport, execute_proposals
+from lambdas.safety import Proposal, Resource, RunReport, execute_proposals, iso_utc
 from lambdas.storage import read_text, write_text
 
 logger = logging.getLogger(__name__)
@@ -264,7 +264,7 @@ def check_plan(plan: Plan, config: Config, now: datetime) -> None:
     if age < -_CLOCK_SKEW:
         raise ConfigError(
             f"{plan.location}: the plan was generated at {plan.generated_at}, after the time "
-            f"this run evaluates at ({_iso(now)})"
+            f"this run evaluates at ({iso_utc(now)})"
         )
     for position, action in enumerate(plan.actions):
         key = action.parameters.get("tag_key")
@@ -315,10 +315,6 @@ def _generated_at(text: str) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else None
-
-
-def _iso(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def run(

@@ -101,6 +101,11 @@ class RunReport:
         return Counter(proposal.outcome or "skipped" for proposal in self.proposals)
 
 
+def iso_utc(instant: datetime) -> str:
+    """An aware time as the audit log and the tags write it: 2026-12-03T08:00:00Z."""
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def new_run_id(now: datetime) -> str:
     return f"{now.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
 

@@ -25,7 +25,7 @@ from lambdas import scheduled_databases, scheduled_groups, scheduled_instances
 from lambdas.audit import AuditLog
 from lambdas.aws import Scope, Sessions, error_code
 from lambdas.config import Config, Schedule
-from lambdas.safety import Proposal, Resource, RunReport, execute_proposals
+from lambdas.safety import Proposal, Resource, RunReport, execute_proposals, iso_utc
 from lambdas.schedules import Transition, last_transition
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def evaluate(
         return Proposal(
             resource,
             "none",
-            f"schedule {name}: {transition.action} at {_iso(transition.at)} already handled",
+            f"schedule {name}: {transition.action} at {iso_utc(transition.at)} already handled",
         )
     return _proposal(scope, kind, resource, schedule, transition, handled)
 
@@ -95,9 +95,9 @@ def _proposal(
     action = transition.action
     wanted = "running" if transition.running else "stopped"
     because = (
-        f"schedule {schedule.name} ({schedule.timezone.key}): {action} at {_iso(transition.at)}"
+        f"schedule {schedule.name} ({schedule.timezone.key}): {action} at {iso_utc(transition.at)}"
     )
-    record = {LAST_ACTION_TAG: f"{action}@{_iso(transition.at)}"}
+    record = {LAST_ACTION_TAG: f"{action}@{iso_utc(transition.at)}"}
 
     def tag_only() -> str:
         kind.set_tags(scope, resource, record)
@@ -146,10 +146,6 @@ def _recorded(value: str | None) -> datetime | None:
         return datetime.fromisoformat(value.split("@", 1)[1].replace("Z", "+00:00"))
     except ValueError:
         return None
-
-
-def _iso(instant: datetime) -> str:
-    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _listing_failed(audit: AuditLog, scope: Scope, kind: Any, error: Exception) -> str:

@@ -74,25 +74,25 @@ def ingest_action_log(source: str, warehouse: Path) -> list[LoadedLog]:
     # Every file is checked before any is written: a bad one loads nothing.
     parsed = []
     for name, text in files:
-        rows = _parse(name, text)
-        run_ids = {row["run_id"] for row in rows}
+        table = _parse(name, text)
+        run_ids = set(table.column("run_id").to_pylist())
         if len(run_ids) != 1:
             raise InputError(name, f"holds {len(run_ids)} runs", expected="one run per file")
         (run_id,) = run_ids
         if not _RUN_ID.match(run_id):
             raise InputError(name, f"run_id {run_id!r} cannot name a file")
-        parsed.append((name, run_id, rows))
+        parsed.append((name, run_id, table))
 
     loaded = []
     folder = warehouse / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
-    for name, run_id, rows in parsed:
+    for name, run_id, table in parsed:
         target = folder / f"{run_id}.parquet"
         partial = target.with_name(f".{target.name}.partial")
-        pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), partial, compression="zstd")
+        pq.write_table(table, partial, compression="zstd")
         os.replace(partial, target)
-        loaded.append(LoadedLog(name, run_id, len(rows), target))
-        logger.info("loaded %d execution log rows of run %s from %s", len(rows), run_id, name)
+        loaded.append(LoadedLog(name, run_id, table.num_rows, target))
+        logger.info("loaded %d execution log rows of run %s from %s", table.num_rows, run_id, name)
     return loaded
 
 
@@ -117,8 +117,8 @@ def _read_sources(source: str) -> list[tuple[str, str]]:
     return [(str(p), p.read_text(encoding="utf-8")) for p in sorted(path.rglob("*.jsonl"))]
 
 
-def _parse(name: str, text: str) -> list[dict]:
-    rows = []
+def _parse(name: str, text: str) -> pa.Table:
+    rows, numbers = [], []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -165,13 +165,18 @@ def _parse(name: str, text: str) -> list[dict]:
                 expected="a number",
             ) from None
         row["dry_run"] = bool(raw.get("dry_run"))
-        _check_types(name, number, row)
         rows.append(row)
-    return rows
+        numbers.append(number)
+    try:
+        return pa.Table.from_pylist(rows, schema=SCHEMA)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        for number, row in zip(numbers, rows, strict=True):
+            _check_types(name, number, row)
+        raise
 
 
 def _check_types(name: str, number: int, row: dict) -> None:
-    """Every file is checked before any is written, types included (a number as an id...)."""
+    """Name the line and field of a value of the wrong type (a number as an id...)."""
     for field in SCHEMA:
         try:
             pa.array([row[field.name]], type=field.type)

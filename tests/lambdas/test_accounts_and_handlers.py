@@ -13,7 +13,7 @@ import pytest
 
 from lambdas import handlers
 from lambdas.aws import Sessions
-from lambdas.config import Target, load, parse
+from lambdas.config import SETTINGS, Target, load, parse
 from lambdas.errors import ConfigError, RunFailed
 from lambdas.runs import run_cleanup
 from tests.lambdas.action_plans import action, schema_checked_plan
@@ -211,21 +211,7 @@ def test_the_example_configuration_shows_every_setting():
     }
     config = load(str(EXAMPLE))
 
-    assert set(example) | commented == {
-        "apply",
-        "regions",
-        "accounts",
-        "audit_log",
-        "execution_log",
-        "notify_topic_arn",
-        "protect_tag",
-        "schedule_tag",
-        "production",
-        "blast_radius",
-        "schedules",
-        "cleanup",
-        "plan",
-    }
+    assert set(example) | commented == SETTINGS
     assert (config.protect_tag, config.schedule_tag) == ("finops:protect", "finops:schedule")
     assert config.plan_max_age_days == 7
     assert set(example["plan"]) == {"location", "max_age_days"}

@@ -49,6 +49,11 @@ def csv_rows() -> tuple[list[str], list[list[str]]]:
     return rows[0], rows[1:]
 
 
+def csv_file(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    path.write_text(csv_text(header, rows), encoding="utf-8")
+    return path
+
+
 def csv_text(header: list[str], rows: list[list[str]]) -> str:
     text = io.StringIO()
     csv.writer(text).writerows([header, *rows])
@@ -101,8 +106,7 @@ def test_finite_amounts_that_add_up_to_infinity_are_refused(loaded: Path, tmp_pa
     header, rows = csv_rows()
     cost = header.index("lineItem/UnblendedCost")
     rows[3][cost] = rows[4][cost] = "1e308"  # each finite; 2e308 is not
-    source = tmp_path / "huge.csv"
-    source.write_text(csv_text(header, rows), encoding="utf-8")
+    source = csv_file(tmp_path / "huge.csv", header, rows)
 
     refused(
         loaded,
@@ -116,8 +120,7 @@ def test_row_longer_than_a_csv_block_is_named_by_row_and_column(loaded: Path, tm
     header, rows = csv_rows()
     description = header.index("lineItem/LineItemDescription")
     rows[99][description] = "x" * 3_000_000  # data row 100; Python's csv stops at 128 kB
-    source = tmp_path / "long.csv"
-    source.write_text(csv_text(header, rows), encoding="utf-8")
+    source = csv_file(tmp_path / "long.csv", header, rows)
 
     refused(
         loaded,
@@ -131,8 +134,7 @@ def test_row_longer_than_a_csv_block_is_named_by_row_and_column(loaded: Path, tm
 def test_currency_that_is_not_a_code_is_refused(loaded: Path, tmp_path: Path, written: str):
     header, rows = csv_rows()
     rows[6][header.index("lineItem/CurrencyCode")] = written  # data row 7
-    source = tmp_path / "currency.csv"
-    source.write_text(csv_text(header, rows), encoding="utf-8")
+    source = csv_file(tmp_path / "currency.csv", header, rows)
 
     refused(
         loaded,
